@@ -1,0 +1,111 @@
+"""One server interceptor that turns domain errors into gRPC statuses with google.rpc details.
+
+Wraps unary handlers and response generators alike, so a ServiceError raised mid-stream maps the
+same way as one raised before the first message. Anything else becomes INTERNAL with a generic
+message; the traceback goes to the log, never to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from mlsuite_common.errors import ErrorKind, InvalidArgument, ServiceError
+
+__all__ = ["ErrorMappingInterceptor", "status_for"]
+
+logger = logging.getLogger(__name__)
+
+_CODES: dict[ErrorKind, int] = {kind: getattr(code_pb2, kind.value) for kind in ErrorKind}
+
+
+def _pack(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def status_for(error: ServiceError, domain: str) -> status_pb2.Status:
+    """The google.rpc.Status for a domain error: ErrorInfo always, BadRequest for field violations."""
+    details = [
+        _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=domain, metadata=error.metadata))
+    ]
+    if isinstance(error, InvalidArgument) and error.violations:
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in error.violations
+            ]
+        )
+        details.append(_pack(bad_request))
+    return status_pb2.Status(code=_CODES[error.kind], message=error.message, details=details)
+
+
+def _internal(domain: str) -> status_pb2.Status:
+    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=domain)
+    return status_pb2.Status(
+        code=code_pb2.INTERNAL, message="internal error; see the server log", details=[_pack(info)]
+    )
+
+
+class ErrorMappingInterceptor(grpc.ServerInterceptor):
+    """Maps ServiceError to its status code and details; unexpected exceptions to INTERNAL."""
+
+    def __init__(self, domain: str) -> None:
+        self._domain = domain
+
+    def _abort(self, context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
+        if context.code() not in (None, grpc.StatusCode.OK):
+            raise exc  # The servicer already set a status (e.g. context.abort); keep it.
+        if isinstance(exc, ServiceError):
+            logger.info("%s -> %s %s: %s", method, exc.kind.value, exc.reason, exc.message)
+            status = status_for(exc, self._domain)
+        else:
+            logger.error("%s failed unexpectedly", method, exc_info=exc)
+            status = _internal(self._domain)
+        context.abort_with_status(rpc_status.to_status(status))
+
+    def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+        def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                return behavior(request_or_iterator, context)
+            except Exception as exc:  # noqa: BLE001 - mapped, never leaked
+                self._abort(context, exc, method)
+                raise  # unreachable: abort raises
+
+        return handler
+
+    def _wrap_stream(self, behavior: Callable[..., Iterator[Any]], method: str) -> Callable[..., Any]:
+        def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            try:
+                yield from behavior(request_or_iterator, context)
+            except Exception as exc:  # noqa: BLE001 - mapped, never leaked
+                self._abort(context, exc, method)
+
+        return handler
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        """Wrap whichever behavior the handler has."""
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if handler.unary_unary:
+            return handler._replace(unary_unary=self._wrap_unary(handler.unary_unary, method))
+        if handler.stream_unary:
+            return handler._replace(stream_unary=self._wrap_unary(handler.stream_unary, method))
+        if handler.unary_stream:
+            return handler._replace(unary_stream=self._wrap_stream(handler.unary_stream, method))
+        if handler.stream_stream:
+            return handler._replace(stream_stream=self._wrap_stream(handler.stream_stream, method))
+        return handler
