@@ -1,0 +1,1 @@
+"""MLSuite TrainerService: tabular datasets, training jobs, models and predictions over gRPC."""
