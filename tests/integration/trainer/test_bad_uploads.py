@@ -1,0 +1,166 @@
+"""Bad uploads: a precise status (code, reason, BadRequest field), no partial file, nothing lost."""
+
+from __future__ import annotations
+
+import io
+
+import grpc
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.integration.trainer._support import (
+    RPC_TIMEOUT,
+    expect_error,
+    pb,
+    sha256_hex,
+    upload,
+    upload_requests,
+)
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _csv_upload(data: bytes, **metadata) -> list[pb.UploadDatasetRequest]:
+    return list(upload_requests(data, chunk_size=16, **metadata))
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\n", "EMPTY_DATASET"),
+        (b"a,b,y\n", "EMPTY_DATASET"),
+        (b"a,b,y\r\n", "EMPTY_DATASET"),
+    ],
+)
+def test_empty_or_header_only_dataset(baseline, check, data: bytes, reason: str) -> None:
+    check(baseline.upload(_csv_upload(data)), INVALID, reason, "chunk")
+
+
+def test_empty_file_and_zero_chunks(baseline, check) -> None:
+    metadata = pb.UploadDatasetRequest(metadata=pb.DatasetMetadata(format=pb.DATASET_FORMAT_CSV))
+    check(baseline.upload([metadata]), INVALID, "EMPTY_UPLOAD", "chunk")
+    check(baseline.upload([metadata, pb.UploadDatasetRequest(chunk=b"")]), INVALID, "EMPTY_UPLOAD", "chunk")
+
+
+def test_empty_parquet_dataset(baseline, check) -> None:
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"a": pa.array([], pa.float64()), "y": pa.array([], pa.float64())}), buffer)
+    check(
+        baseline.upload(_csv_upload(buffer.getvalue(), fmt=pb.DATASET_FORMAT_PARQUET)),
+        INVALID,
+        "EMPTY_DATASET",
+        "chunk",
+    )
+
+
+def test_ragged_csv_row_names_the_row(baseline, check) -> None:
+    data = b"a,b,y\n1,2,3\n4,5,6\n7,8\n9,10,11\n"
+    details = check(baseline.upload(_csv_upload(data)), INVALID, "RAGGED_ROW", "chunk")
+    assert "data row 3" in details.message, details
+    assert "2 fields" in details.message and "expected 3" in details.message, details
+
+
+def test_unreadable_upload(baseline, check) -> None:
+    check(
+        baseline.upload(_csv_upload(b"\x00\x01\x02binary\xff\xfe" * 10)),
+        INVALID,
+        "UNREADABLE_DATASET",
+        "chunk",
+    )
+    check(
+        baseline.upload(_csv_upload(b"not parquet at all", fmt=pb.DATASET_FORMAT_PARQUET)),
+        INVALID,
+        "UNREADABLE_DATASET",
+        "chunk",
+    )
+
+
+def test_sha256_mismatch_and_malformed(baseline, check) -> None:
+    data = b"a,y\n1,2\n3,4\n"
+    check(
+        baseline.upload(_csv_upload(data, sha256=sha256_hex(b"other bytes"))),
+        INVALID,
+        "SHA256_MISMATCH",
+        "metadata.sha256",
+    )
+    check(baseline.upload(_csv_upload(data, sha256="xyz")), INVALID, "INVALID_SHA256", "metadata.sha256")
+    accepted = upload(baseline.stub, data, sha256=sha256_hex(data).upper())
+    assert accepted.sha256 == sha256_hex(data)
+
+
+def test_metadata_not_first_or_repeated(baseline, check) -> None:
+    chunk = pb.UploadDatasetRequest(chunk=b"a,y\n1,2\n")
+    metadata = pb.UploadDatasetRequest(metadata=pb.DatasetMetadata(format=pb.DATASET_FORMAT_CSV))
+    check(baseline.upload([chunk, metadata]), INVALID, "METADATA_FIRST", "metadata")
+    check(baseline.upload([]), INVALID, "METADATA_FIRST", "metadata")
+    check(baseline.upload([metadata, chunk, metadata]), INVALID, "METADATA_REPEATED", "metadata")
+
+
+def test_missing_format_and_oversized_chunk(baseline, check) -> None:
+    check(
+        baseline.upload(
+            [
+                pb.UploadDatasetRequest(metadata=pb.DatasetMetadata()),
+                pb.UploadDatasetRequest(chunk=b"a,y\n1,2\n"),
+            ],
+        ),
+        INVALID,
+        "MISSING_FORMAT",
+        "metadata.format",
+    )
+    big = pb.UploadDatasetRequest(chunk=b"1" * (1024 * 1024 + 1))
+    check(
+        baseline.upload(
+            [pb.UploadDatasetRequest(metadata=pb.DatasetMetadata(format=pb.DATASET_FORMAT_CSV)), big],
+        ),
+        INVALID,
+        "CHUNK_TOO_LARGE",
+        "chunk",
+    )
+
+
+def test_upload_over_the_size_cap(make_trainer, stub_for) -> None:
+    running = make_trainer(max_upload_bytes=10_000)
+    stub = stub_for(running.address)
+    data_dir = running.config.data_dir
+    kept = upload(stub, b"a,y\n1,2\n3,4\n")
+    too_big = b"a,y\n" + b"".join(b"%d,%d\n" % (i, i * 2) for i in range(3000))
+    assert len(too_big) > 10_000
+    expect_error(
+        lambda: stub.UploadDataset(upload_requests(too_big, chunk_size=4096), timeout=RPC_TIMEOUT),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "UPLOAD_TOO_LARGE",
+        data_dir=data_dir,
+    )
+    assert list((data_dir / "tmp").iterdir()) == []
+    assert [p.name for p in (data_dir / "datasets").iterdir()] == [kept.name.split("/")[1]]
+    assert [d.name for d in stub.ListDatasets(pb.ListDatasetsRequest(), timeout=RPC_TIMEOUT).datasets] == [
+        kept.name
+    ]
+    assert stub.GetDataset(pb.GetDatasetRequest(name=kept.name), timeout=RPC_TIMEOUT).dataset == kept
+    # Exactly at the cap is fine.
+    at_cap = b"a,y\n" + b"1,2\n" * ((10_000 - 4) // 4)
+    assert len(at_cap) == 10_000
+    assert upload(stub, at_cap).size_bytes == 10_000
+
+
+def test_long_display_name_and_upload_request_id(baseline, check) -> None:
+    data = b"a,y\n1,2\n"
+    check(
+        baseline.upload(_csv_upload(data, display_name="n" * 257)),
+        INVALID,
+        "INVALID_DISPLAY_NAME",
+        "metadata.display_name",
+    )
+    check(
+        baseline.upload(_csv_upload(data, request_id="r" * 129)),
+        INVALID,
+        "INVALID_REQUEST_ID",
+        "metadata.request_id",
+    )
+
+
+def test_bad_column_names(baseline, check) -> None:
+    check(baseline.upload(_csv_upload(b"a,a,y\n1,2,3\n")), INVALID, "INVALID_COLUMN_NAMES", "chunk")
+    check(baseline.upload(_csv_upload(b"a,,y\n1,2,3\n")), INVALID, "INVALID_COLUMN_NAMES", "chunk")

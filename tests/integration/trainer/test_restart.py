@@ -1,0 +1,164 @@
+"""A real server process: SIGKILL mid-training and restart on the same data dir; SIGTERM exits 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.integration.trainer._support import (
+    RPC_TIMEOUT,
+    SERVICE_NAME,
+    assert_same_events,
+    get_job,
+    long_nn_spec,
+    make_spec,
+    nonlinear_csv,
+    payload,
+    pb,
+    pb_grpc,
+    predict_numbers,
+    stored,
+    upload,
+    wait_for,
+    wait_for_epochs,
+    watch,
+)
+from tests.support.processes import ServerProcess, start_server_process
+
+ROWS = [{"x0": 0.3, "x1": -1.0, "x2": 0.5, "x3": 1.5}, {"x0": -1.2, "x1": 0.4, "x2": -0.7, "x3": 0.0}]
+SERVING = health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator:
+    """Starts trainer processes over one data dir; kills whatever is left at the end."""
+    data_dir = tmp_path / "data"
+    started: list[ServerProcess] = []
+
+    def start(*extra: str) -> ServerProcess:
+        # One torch thread, as in the in-process tests (see conftest.one_torch_thread).
+        process = start_server_process(
+            "trainer_service",
+            ["--data-dir", str(data_dir), "--heartbeat-seconds", "2", *extra],
+            env={"OMP_NUM_THREADS": "1"},
+        )
+        started.append(process)
+        return process
+
+    start.data_dir = data_dir  # type: ignore[attr-defined]
+    yield start
+    for process in started:
+        process.kill()
+
+
+def _health(channel: grpc.Channel, service: str) -> int:
+    return (
+        health_pb2_grpc.HealthStub(channel)
+        .Check(health_pb2.HealthCheckRequest(service=service), timeout=RPC_TIMEOUT)
+        .status
+    )
+
+
+def test_sigkill_mid_training_then_restart_keeps_everything(servers) -> None:
+    data_dir: Path = servers.data_dir
+    first = servers()
+    with grpc.insecure_channel(first.address) as channel:
+        stub = pb_grpc.TrainerServiceStub(channel)
+        assert _health(channel, "") == _health(channel, SERVICE_NAME) == SERVING
+        dataset = upload(stub, nonlinear_csv(), chunk_size=50_000)
+        done = stub.CreateTrainingJob(
+            pb.CreateTrainingJobRequest(spec=make_spec(dataset.name, "y", "ridge")), timeout=RPC_TIMEOUT
+        ).training_job
+        done = wait_for(stub, done.name, lambda j: j.state == pb.TRAINING_JOB_STATE_SUCCEEDED)
+        model = stub.GetModel(pb.GetModelRequest(name=done.model), timeout=RPC_TIMEOUT).model
+        predictions = predict_numbers(stub, model.name, ROWS)
+        long = stub.CreateTrainingJob(
+            pb.CreateTrainingJobRequest(spec=long_nn_spec(dataset.name)), timeout=RPC_TIMEOUT
+        ).training_job
+        wait_for_epochs(stub, long.name, 3)
+        call = stub.WatchTrainingJob(pb.WatchTrainingJobRequest(name=long.name), timeout=RPC_TIMEOUT)
+        seen = []
+        for response in call:
+            seen.append(response.event)
+            if sum(payload(e) == "epoch_progress" for e in seen) >= 3:
+                break
+        call.cancel()
+    first.kill()
+    assert first.process.returncode == -9
+
+    second = servers()
+    with grpc.insecure_channel(second.address) as channel:
+        stub = pb_grpc.TrainerServiceStub(channel)
+        assert _health(channel, SERVICE_NAME) == SERVING
+        assert (
+            stub.GetDataset(pb.GetDatasetRequest(name=dataset.name), timeout=RPC_TIMEOUT).dataset == dataset
+        )
+        assert [
+            d.name for d in stub.ListDatasets(pb.ListDatasetsRequest(), timeout=RPC_TIMEOUT).datasets
+        ] == [dataset.name]
+        assert stub.GetModel(pb.GetModelRequest(name=model.name), timeout=RPC_TIMEOUT).model == model
+        assert predict_numbers(stub, model.name, ROWS) == pytest.approx(predictions, rel=1e-9, abs=1e-12)
+        assert get_job(stub, done.name) == done
+
+        interrupted = get_job(stub, long.name)
+        assert interrupted.state == pb.TRAINING_JOB_STATE_FAILED
+        assert interrupted.error.reason == "INTERRUPTED"
+        assert interrupted.model == "" and interrupted.HasField("end_time")
+        events = watch(stub, long.name, timeout=30)
+        assert payload(events[0]) == "snapshot" and events[0].state == pb.TRAINING_JOB_STATE_FAILED
+        log = stored(events)
+        assert [e.sequence for e in log] == list(range(1, len(log) + 1))
+        last = log[-1]
+        assert (payload(last), last.state) == ("state_change", pb.TRAINING_JOB_STATE_FAILED)
+        assert last.state_change.error.reason == "INTERRUPTED"
+        assert last.sequence == interrupted.last_sequence
+        # What watchers saw before the kill was stored: it is the start of the log, unchanged.
+        before = stored(seen)
+        assert_same_events(log[: len(before)], before)
+        assert all(e.state == pb.TRAINING_JOB_STATE_RUNNING for e in log[:-1])
+    # Nothing half-written survived: one model directory, an empty staging area.
+    assert os.listdir(data_dir / "models") == [model.name.split("/")[1]]
+    assert os.listdir(data_dir / "tmp") == []
+    assert second.terminate() == 0
+
+
+def test_sigterm_on_an_idle_server_exits_zero(servers) -> None:
+    server = servers()
+    with grpc.insecure_channel(server.address) as channel:
+        assert _health(channel, "") == SERVING
+        assert _health(channel, SERVICE_NAME) == SERVING
+        watch_health = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=""), timeout=30
+        )
+        assert next(watch_health).status == SERVING
+        server.process.send_signal(signal.SIGTERM)
+        # Health turns NOT_SERVING before the server stops.
+        assert next(watch_health).status == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert server.terminate() == 0
+
+
+def test_sigterm_while_training_fails_the_job_as_interrupted(servers) -> None:
+    server = servers("--grace-seconds", "5")
+    with grpc.insecure_channel(server.address) as channel:
+        stub = pb_grpc.TrainerServiceStub(channel)
+        dataset = upload(stub, nonlinear_csv())
+        job = stub.CreateTrainingJob(
+            pb.CreateTrainingJobRequest(spec=long_nn_spec(dataset.name)), timeout=RPC_TIMEOUT
+        ).training_job
+        wait_for_epochs(stub, job.name, 1)
+    assert server.terminate() == 0
+    restarted = servers()
+    with grpc.insecure_channel(restarted.address) as channel:
+        stub = pb_grpc.TrainerServiceStub(channel)
+        job = get_job(stub, job.name)
+        assert job.state == pb.TRAINING_JOB_STATE_FAILED
+        assert job.error.reason == "INTERRUPTED"
+        assert (
+            stub.GetDataset(pb.GetDatasetRequest(name=dataset.name), timeout=RPC_TIMEOUT).dataset == dataset
+        )

@@ -1,0 +1,118 @@
+"""The SQLite store: round trips, request_id uniqueness, event sequencing, keyset pagination."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mlsuite_common.errors import InvalidArgument
+from trainer_service.events import EpochProgress, JobState, Phase
+from trainer_service.records import ColumnRecord, DatasetRecord, FeatureRecord, JobEvent, JobRecord, JobSpec, ModelRecord
+from trainer_service.store import Store
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _dataset(i: int, request_id: str = "") -> DatasetRecord:
+    return DatasetRecord(
+        id=f"d{i}", display_name=f"set {i}", format="CSV", row_count=10 + i,
+        columns=(ColumnRecord("a", "int64", 0), ColumnRecord("b", "string", 2)), size_bytes=100, sha256="ab" * 32,
+        request_id=request_id, create_time=T0 + timedelta(seconds=i),
+    )
+
+
+def _job(i: int, request_id: str = "", state: JobState = JobState.QUEUED) -> JobRecord:
+    spec = JobSpec(dataset_id="d1", target_column="a", feature_columns=("b",), model_type="neural_network",
+                   hyperparameters={"hidden_layers": (8, 4), "epochs": 10, "learning_rate": 0.01, "early_stopping": True},
+                   validation_fraction=0.2, seed=7, device="auto")
+    return JobRecord(id=f"j{i}", spec=spec, state=state, request_id=request_id, create_time=T0 + timedelta(seconds=i),
+                     resolved_hyperparameters=dict(spec.hyperparameters))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store(tmp_path / "meta.db")
+    yield opened
+    opened.close()
+
+
+def test_dataset_round_trip_and_request_id_returns_the_first(store: Store) -> None:
+    first = store.insert_dataset(_dataset(1, request_id="r1"))
+    assert store.get_dataset("d1") == first
+    again = store.insert_dataset(_dataset(2, request_id="r1"))
+    assert again == first
+    assert store.get_dataset("d2") is None
+    assert store.delete_dataset("d1") is True
+    assert store.delete_dataset("d1") is False
+
+
+def test_job_events_are_numbered_from_one_and_stored_with_the_job(store: Store) -> None:
+    job = store.insert_job(_job(1))
+    assert job.spec.hyperparameters["hidden_layers"] == (8, 4)
+    epoch = EpochProgress(1, 10, 0.5, None, 0.01, 100.0, 1.0, 9.0)
+    for kind, extra in [("phase_change", {"phase": Phase.FITTING}), ("epoch_progress", {"epoch": epoch})]:
+        event = JobEvent(sequence=0, time=T0, state=JobState.RUNNING, kind=kind, **extra)
+        job = store.record_event(replace(job, state=JobState.RUNNING, phase=Phase.FITTING), event)
+    assert job.last_sequence == 2
+    events = store.list_events("j1", 0)
+    assert [e.sequence for e in events] == [1, 2]
+    assert events[1].epoch == epoch and events[0].phase is Phase.FITTING
+    assert store.list_events("j1", 1) == events[1:]
+    reloaded = store.get_job("j1")
+    assert reloaded == job
+    assert store.jobs_in_states([JobState.RUNNING]) == [job]
+    assert store.active_jobs_using("d1") == [job]
+
+
+def test_a_repeated_job_request_id_returns_the_stored_job(store: Store) -> None:
+    first = store.insert_job(_job(1, request_id="same"))
+    assert store.insert_job(_job(2, request_id="same")) == first
+    assert store.find_job_by_request_id("same") == first
+
+
+def test_model_round_trip(store: Store) -> None:
+    job = store.insert_job(_job(1))
+    model = ModelRecord(
+        id="m1", training_job_id="j1", model_type="ridge", category="REGRESSION", target_column="a",
+        feature_columns=(FeatureRecord("b", "string"),), classes=(), hyperparameters={"alpha": 1.0},
+        metrics={"r2": 0.5}, device="cpu", dataset_id="d1", dataset_sha256="ab" * 32,
+        library_versions={"numpy": "2"}, size_bytes=10, create_time=T0,
+    )
+    done = JobEvent(sequence=0, time=T0, state=JobState.SUCCEEDED, kind="result", metrics={"r2": 0.5}, model_id="m1")
+    store.record_event(replace(job, state=JobState.SUCCEEDED, model_id="m1"), done, model=model)
+    assert store.get_model("m1") == model
+    assert store.list_models(0, "").items == [model]
+    assert store.delete_model("m1") and store.get_model("m1") is None
+
+
+def test_pages_walk_newest_first_without_gaps_and_filter_by_state(store: Store) -> None:
+    for i in range(5):
+        store.insert_dataset(_dataset(i))
+        store.insert_job(_job(i, state=JobState.SUCCEEDED if i % 2 else JobState.QUEUED))
+    seen, token = [], ""
+    while True:
+        page = store.list_datasets(2, token)
+        seen += [d.id for d in page.items]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == ["d4", "d3", "d2", "d1", "d0"]
+    succeeded = store.list_jobs(JobState.SUCCEEDED, 1, "")
+    assert [j.id for j in succeeded.items] == ["j3"]
+    assert [j.id for j in store.list_jobs(JobState.SUCCEEDED, 1, succeeded.next_page_token).items] == ["j1"]
+
+
+@pytest.mark.parametrize("token", ["garbage", "eyJrIjoibW9kZWxzIiwidCI6MSwiaSI6IngifQ=="])
+def test_foreign_or_garbage_page_tokens_are_invalid_arguments(store: Store, token: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        store.list_datasets(10, token)
+    assert caught.value.violations[0].field == "page_token"
+
+
+def test_negative_page_size_is_rejected(store: Store) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        store.list_models(-1, "")
+    assert caught.value.reason == "INVALID_PAGE_SIZE"

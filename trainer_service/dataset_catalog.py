@@ -1,0 +1,107 @@
+"""Datasets as resources: upload (streamed to disk, inspected, stored atomically), get, list, delete."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mlsuite_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from trainer_service.datasets import DatasetFormat, DatasetWriter, inspect_dataset, validate_sha256
+from trainer_service.names import DATASETS, new_id, parse_name
+from trainer_service.paths import DataPaths
+from trainer_service.records import ColumnRecord, DatasetRecord
+from trainer_service.store import Page, Store
+
+__all__ = ["DatasetCatalog", "UploadMetadata"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadMetadata:
+    """The first message of an upload."""
+
+    display_name: str
+    format: DatasetFormat | None
+    sha256: str
+    request_id: str
+
+
+class DatasetCatalog:
+    """Stores uploaded datasets under the data dir and their metadata in the store."""
+
+    def __init__(self, store: Store, paths: DataPaths, max_upload_bytes: int) -> None:
+        self._store = store
+        self._paths = paths
+        self._max_upload_bytes = max_upload_bytes
+
+    def upload(self, metadata: UploadMetadata, chunks: Iterable[bytes]) -> DatasetRecord:
+        """Receive the chunks, verify and inspect the file, then publish it; nothing partial is ever kept."""
+        if len(metadata.display_name) > 256:
+            raise InvalidArgument("display_name is longer than 256 characters", field="metadata.display_name",
+                                  reason="INVALID_DISPLAY_NAME")
+        if metadata.format is None:
+            raise InvalidArgument("format is required (CSV or PARQUET)", field="metadata.format",
+                                  reason="MISSING_FORMAT")
+        if len(metadata.request_id) > 128:
+            raise InvalidArgument("request_id is longer than 128 characters", field="metadata.request_id",
+                                  reason="INVALID_REQUEST_ID")
+        expected_sha = validate_sha256(metadata.sha256)
+        existing = self._store.find_dataset_by_request_id(metadata.request_id)
+        if existing is not None:
+            return existing
+        dataset_id = new_id()
+        staging = self._paths.tmp / f"dataset-{dataset_id}"
+        staging.mkdir(parents=True)
+        try:
+            with DatasetWriter(staging, self._max_upload_bytes) as writer:
+                for chunk in chunks:
+                    writer.write(chunk)
+                data_file = staging / f"data.{metadata.format.value.lower()}"
+                writer.finish(data_file, expected_sha or None)
+            stats = inspect_dataset(data_file, metadata.format)
+            record = DatasetRecord(
+                id=dataset_id, display_name=metadata.display_name or "untitled", format=metadata.format.value,
+                row_count=stats.row_count,
+                columns=tuple(ColumnRecord(c.name, c.dtype, c.null_count) for c in stats.columns),
+                size_bytes=writer.size_bytes, sha256=writer.sha256, request_id=metadata.request_id,
+                create_time=datetime.now(UTC),
+            )
+            final = self._paths.datasets / dataset_id
+            os.replace(staging, final)
+            stored = self._store.insert_dataset(record)
+            if stored.id != dataset_id:  # a concurrent upload with the same request_id won
+                shutil.rmtree(final, ignore_errors=True)
+            else:
+                logger.info("dataset %s stored: %d rows, %d bytes", dataset_id, record.row_count, record.size_bytes)
+            return stored
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def get(self, name: str) -> DatasetRecord:
+        """The dataset named datasets/{id}; NOT_FOUND if unknown."""
+        record = self._store.get_dataset(parse_name(name, DATASETS, "name"))
+        if record is None:
+            raise NotFound(f"dataset {name!r} does not exist", reason="DATASET_NOT_FOUND")
+        return record
+
+    def list(self, page_size: int, page_token: str) -> Page:
+        """A page of datasets, newest first."""
+        return self._store.list_datasets(page_size, page_token)
+
+    def delete(self, name: str) -> None:
+        """Delete the dataset and its bytes; FAILED_PRECONDITION while a queued or running job uses it."""
+        record = self.get(name)
+        active = self._store.active_jobs_using(record.id)
+        if active:
+            raise FailedPrecondition(
+                f"dataset {name!r} is used by active training job trainingJobs/{active[0].id}",
+                reason="DATASET_IN_USE",
+            )
+        if not self._store.delete_dataset(record.id):
+            raise NotFound(f"dataset {name!r} does not exist", reason="DATASET_NOT_FOUND")
+        shutil.rmtree(self._paths.datasets / record.id, ignore_errors=True)

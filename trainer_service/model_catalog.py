@@ -1,0 +1,88 @@
+"""Trained models as resources: get, list, delete, and predict through a small cache of loaded models."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+from mlsuite_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from trainer_service.events import JobState
+from trainer_service.names import MODELS, TRAINING_JOBS, parse_name
+from trainer_service.paths import DataPaths
+from trainer_service.pipeline import LoadedModel, Prediction, load_model
+from trainer_service.records import ModelRecord
+from trainer_service.store import Page, Store
+
+__all__ = ["ModelCatalog", "MAX_INSTANCES"]
+
+MAX_INSTANCES = 10_000
+
+
+class ModelCatalog:
+    """Looks models up in the store and keeps the most recently used ones loaded."""
+
+    def __init__(self, store: Store, paths: DataPaths, cache_size: int = 8) -> None:
+        self._store = store
+        self._paths = paths
+        self._cache_size = cache_size
+        self._cache: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str, field: str = "name") -> ModelRecord:
+        """The model named models/{id}; NOT_FOUND if unknown."""
+        record = self._store.get_model(parse_name(name, MODELS, field))
+        if record is None:
+            raise NotFound(f"model {name!r} does not exist", reason="MODEL_NOT_FOUND")
+        return record
+
+    def list(self, page_size: int, page_token: str) -> Page:
+        """A page of models, newest first."""
+        return self._store.list_models(page_size, page_token)
+
+    def delete(self, name: str) -> None:
+        """Delete the model and its artifacts."""
+        record = self.get(name)
+        with self._lock:
+            self._cache.pop(record.id, None)
+        if not self._store.delete_model(record.id):
+            raise NotFound(f"model {name!r} does not exist", reason="MODEL_NOT_FOUND")
+        shutil.rmtree(self._paths.models / record.id, ignore_errors=True)
+
+    def resolve(self, name: str) -> ModelRecord:
+        """The model of "models/{id}", or of "trainingJobs/{id}" once that job has succeeded."""
+        if not name.startswith(f"{TRAINING_JOBS}/"):
+            return self.get(name, field="model")
+        job = self._store.get_job(parse_name(name, TRAINING_JOBS, "model"))
+        if job is None:
+            raise NotFound(f"training job {name!r} does not exist", reason="TRAINING_JOB_NOT_FOUND")
+        if job.state is not JobState.SUCCEEDED:
+            raise FailedPrecondition(
+                f"training job {name!r} is {job.state.value}; its model exists once it has SUCCEEDED",
+                reason="JOB_NOT_SUCCEEDED",
+            )
+        return self.get(f"{MODELS}/{job.model_id}", field="model")
+
+    def _loaded(self, record: ModelRecord) -> LoadedModel:
+        with self._lock:
+            model = self._cache.get(record.id)
+            if model is not None:
+                self._cache.move_to_end(record.id)
+                return model
+        model = load_model(self._paths.models / record.id)
+        with self._lock:
+            self._cache[record.id] = model
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return model
+
+    def predict(self, name: str, instances: Sequence[Mapping[str, object]]) -> tuple[ModelRecord, list[Prediction]]:
+        """One prediction per instance, in order."""
+        if not instances:
+            raise InvalidArgument("instances must not be empty", field="instances", reason="NO_INSTANCES")
+        if len(instances) > MAX_INSTANCES:
+            raise InvalidArgument(f"at most {MAX_INSTANCES} instances per call, got {len(instances)}",
+                                  field="instances", reason="TOO_MANY_INSTANCES")
+        record = self.resolve(name)
+        return record, self._loaded(record).predict(instances)
