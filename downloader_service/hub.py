@@ -1,0 +1,334 @@
+"""The Hugging Face Hub client: the only module that imports huggingface_hub.
+
+Downloads stay on plain HTTP (Xet disabled before the import) in 64 KiB chunks, so progress is exact
+and a cancel takes effect at the next chunk. Library errors become domain errors here, with messages
+that never contain the token, a local path or a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_DISABLE_XET"] = "1"  # read when huggingface_hub is imported: keep transfers on plain HTTP
+
+import functools  # noqa: E402
+import logging  # noqa: E402
+import threading  # noqa: E402
+from collections.abc import Callable, Collection, Iterable, Sequence  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx2  # noqa: E402 - the transport huggingface_hub raises from
+from huggingface_hub import (  # noqa: E402
+    HfApi,
+    constants,
+    get_hf_file_metadata,
+    hf_hub_download,
+    hf_hub_url,
+    scan_cache_dir,
+    try_to_load_from_cache,
+)
+from huggingface_hub.errors import (  # noqa: E402
+    EntryNotFoundError,
+    GatedRepoError,
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from huggingface_hub.file_download import repo_folder_name  # noqa: E402
+from huggingface_hub.hf_api import RepoFile as _HubFile  # noqa: E402
+from huggingface_hub.utils import filter_repo_objects  # noqa: E402
+
+from downloader_service import errors  # noqa: E402
+from downloader_service.hub_values import CachedRevision, RepoFile, RepoListing  # noqa: E402
+from mlsuite_common.errors import (  # noqa: E402
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+    Unavailable,
+)
+
+__all__ = ["CHUNK_BYTES", "HubClient", "filter_paths"]
+
+logger = logging.getLogger(__name__)
+
+CHUNK_BYTES = 64 * 1024
+constants.HF_HUB_DISABLE_XET = True  # in case huggingface_hub was imported before this module
+constants.DOWNLOAD_CHUNK_SIZE = CHUNK_BYTES  # process-global, read at call time
+
+_UNREACHABLE = (
+    httpx2.TransportError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def filter_paths(paths: Iterable[str], allow: Sequence[str], ignore: Sequence[str]) -> list[str]:
+    """Paths matching the allow globs (all when empty) and no ignore glob, as snapshot_download selects."""
+    return list(
+        filter_repo_objects(
+            list(paths), allow_patterns=list(allow) or None, ignore_patterns=list(ignore) or None
+        )
+    )
+
+
+class _ByteCounter:
+    """Stands in for tqdm: forwards byte counts and raises DownloadCancelled once `cancel` is set."""
+
+    def __init__(
+        self, *_args: Any, on_bytes: Callable[[int], None], cancel: threading.Event, **_kwargs: Any
+    ) -> None:
+        self._on_bytes = on_bytes
+        self._cancel = cancel
+
+    def update(self, n: int | float | None = 1) -> None:
+        """Count `n` bytes (negative when the library rewinds a retried transfer)."""
+        if self._cancel.is_set():
+            raise errors.DownloadCancelled()
+        if n:
+            self._on_bytes(int(n))
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def __enter__(self) -> _ByteCounter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
+class HubClient:
+    """Resolves, lists and downloads Hub repos into one cache dir with bounded timeouts."""
+
+    def __init__(self, endpoint: str, *, cache_dir: Path, token: str | None, timeout: float) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.cache_dir = cache_dir
+        # Never logged, only handed to huggingface_hub; False (not None) so that exactly the configured token
+        # is used, never one from a token file.
+        self._token = token
+        self._timeout = timeout
+        self._api = HfApi(endpoint=self.endpoint, token=token or False)
+
+    def __repr__(self) -> str:
+        return f"HubClient(endpoint={self.endpoint!r}, cache_dir={str(self.cache_dir)!r})"
+
+    # -- resolution ----------------------------------------------------------------------------------
+
+    def list_files(self, model_id: str, revision: str) -> RepoListing:
+        """Resolve `revision` to a commit and list every file with its size (one bounded request)."""
+        try:
+            info = self._api.model_info(
+                model_id, revision=revision, files_metadata=True, timeout=self._timeout
+            )
+            commit = info.sha
+            if not commit:
+                raise Unavailable(
+                    f"the Hub at {self.endpoint} did not return a commit", reason=errors.HUB_ERROR
+                )
+            siblings = info.siblings or []
+            if siblings and all(s.size is not None for s in siblings):
+                files = tuple(RepoFile(s.rfilename, int(s.size or 0)) for s in siblings)
+            else:  # a Hub without file sizes in the model info: list the tree (no timeout there)
+                entries = self._api.list_repo_tree(model_id, revision=commit, recursive=True)
+                files = tuple(RepoFile(e.path, int(e.size or 0)) for e in entries if isinstance(e, _HubFile))
+        except ServiceError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - translated or re-raised
+            raise self._resolution_error(exc, model_id, revision) from None
+        return RepoListing(model_id=model_id, revision=revision, commit=commit, files=files)
+
+    def check_access(self, model_id: str, commit: str, path: str) -> None:
+        """HEAD one file, so a gated repo is refused now rather than at its first byte."""
+        url = hf_hub_url(model_id, path, revision=commit, endpoint=self.endpoint)
+        try:
+            get_hf_file_metadata(
+                url, token=self._token or False, timeout=self._timeout, endpoint=self.endpoint
+            )
+        except Exception as exc:  # noqa: BLE001 - translated or re-raised
+            raise self._resolution_error(exc, model_id, commit) from None
+
+    def _resolution_error(self, exc: Exception, model_id: str, revision: str) -> Exception:
+        meta = {"model_id": model_id}
+        if isinstance(exc, GatedRepoError):
+            return PermissionDenied(
+                f"model {model_id} is gated: the server's Hub token is missing or has no access",
+                reason=errors.GATED_REPO,
+                metadata=meta,
+            )
+        if isinstance(exc, RevisionNotFoundError):
+            return NotFound(
+                f"revision {revision!r} of model {model_id} not found on the Hub",
+                reason=errors.REVISION_NOT_FOUND,
+                metadata={**meta, "revision": revision},
+            )
+        if isinstance(exc, RepositoryNotFoundError):
+            return NotFound(
+                f"model {model_id} not found on the Hub", reason=errors.MODEL_NOT_FOUND, metadata=meta
+            )
+        if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+            code = exc.response.status_code
+            if code in (401, 403):
+                return PermissionDenied(
+                    f"the Hub refused access to model {model_id} (HTTP {code})",
+                    reason=errors.HUB_ACCESS_DENIED,
+                    metadata=meta,
+                )
+            if code >= 500 or code in (408, 429):
+                return Unavailable(
+                    f"Hub unreachable at {self.endpoint} (HTTP {code})",
+                    reason=errors.HUB_UNAVAILABLE,
+                    metadata={"endpoint": self.endpoint},
+                )
+            return FailedPrecondition(
+                f"the Hub answered HTTP {code} for model {model_id}", reason=errors.HUB_ERROR, metadata=meta
+            )
+        if isinstance(exc, EntryNotFoundError):
+            return FailedPrecondition(
+                f"the Hub lists a file of model {model_id} that it does not serve",
+                reason=errors.HUB_ERROR,
+                metadata=meta,
+            )
+        if isinstance(exc, _UNREACHABLE):
+            return Unavailable(
+                f"Hub unreachable at {self.endpoint}",
+                reason=errors.HUB_UNAVAILABLE,
+                metadata={"endpoint": self.endpoint},
+            )
+        return exc
+
+    # -- transfer ------------------------------------------------------------------------------------
+
+    def is_cached(self, model_id: str, commit: str, path: str) -> bool:
+        """True when `path` of `commit` is complete in the cache."""
+        found = try_to_load_from_cache(model_id, path, cache_dir=self.cache_dir, revision=commit)
+        return isinstance(found, str)
+
+    def download(
+        self, model_id: str, commit: str, path: str, on_bytes: Callable[[int], None], cancel: threading.Event
+    ) -> None:
+        """Fetch one file into the cache, reporting bytes; raises DownloadCancelled or DownloadFailed."""
+        counter = functools.partial(_ByteCounter, on_bytes=on_bytes, cancel=cancel)
+        try:
+            hf_hub_download(
+                model_id,
+                path,
+                revision=commit,
+                cache_dir=self.cache_dir,
+                endpoint=self.endpoint,
+                token=self._token or False,
+                etag_timeout=self._timeout,
+                tqdm_class=counter,  # type: ignore[arg-type]
+            )
+        except errors.DownloadCancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - translated or re-raised
+            failure = self._transfer_error(exc, path)
+            if failure is None:
+                raise
+            logger.info(
+                "download of %s from %s failed: %s (%s)", path, model_id, failure.message, type(exc).__name__
+            )
+            raise failure from None
+
+    def _transfer_error(self, exc: Exception, path: str) -> errors.DownloadFailed | None:
+        if isinstance(exc, GatedRepoError):
+            return errors.DownloadFailed(
+                f"the Hub refused {path}: the repo is gated", reason=errors.GATED_REPO
+            )
+        if isinstance(
+            exc, (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError)
+        ) and not isinstance(exc, LocalEntryNotFoundError):
+            return errors.DownloadFailed(f"the Hub no longer serves {path}", reason=errors.HUB_ERROR)
+        if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+            return errors.DownloadFailed(
+                f"the Hub answered HTTP {exc.response.status_code} while downloading {path}",
+                reason=errors.HUB_ERROR,
+            )
+        if isinstance(exc, _UNREACHABLE):
+            return errors.DownloadFailed(
+                f"lost the connection to the Hub at {self.endpoint} while downloading {path}",
+                reason=errors.HUB_UNAVAILABLE,
+            )
+        if isinstance(exc, OSError):
+            if "Consistency check failed" in str(exc):
+                return errors.DownloadFailed(
+                    f"{path} arrived incomplete from the Hub", reason=errors.HUB_ERROR
+                )
+            detail = os.strerror(exc.errno) if exc.errno else type(exc).__name__
+            return errors.DownloadFailed(
+                f"could not store {path} in the cache: {detail}", reason=errors.DOWNLOAD_FAILED
+            )
+        return None
+
+    # -- cache ---------------------------------------------------------------------------------------
+
+    def repo_dir(self, model_id: str) -> Path:
+        """The cache folder of `model_id` (models--org--name)."""
+        return self.cache_dir / repo_folder_name(repo_id=model_id, repo_type="model")
+
+    def snapshot_dir(self, model_id: str, commit: str) -> Path:
+        """The snapshot folder of one commit."""
+        return self.repo_dir(model_id) / "snapshots" / commit
+
+    def scan(self) -> list[CachedRevision]:
+        """Every cached model revision (scan_cache_dir); corrupt repos are logged and skipped."""
+        if not self.cache_dir.is_dir():
+            return []
+        info = scan_cache_dir(self.cache_dir)
+        for warning in info.warnings:
+            logger.debug("cache scan skipped an entry: %s", warning)
+        found: list[CachedRevision] = []
+        for repo in info.repos:
+            if repo.repo_type != "model":
+                continue
+            for revision in repo.revisions:
+                found.append(
+                    CachedRevision(
+                        model_id=repo.repo_id,
+                        commit=revision.commit_hash,
+                        refs=tuple(sorted(revision.refs)),
+                        files=tuple(
+                            sorted(
+                                f.file_path.relative_to(revision.snapshot_path).as_posix()
+                                for f in revision.files
+                            )
+                        ),
+                        size_bytes=revision.size_on_disk,
+                        last_modified=datetime.fromtimestamp(revision.last_modified, UTC),
+                    )
+                )
+        return found
+
+    def delete_revisions(self, commits: Collection[str]) -> int:
+        """Delete cached revisions (snapshots, refs, unshared blobs); returns the bytes freed."""
+        strategy = scan_cache_dir(self.cache_dir).delete_revisions(*commits)
+        strategy.execute()
+        return strategy.expected_freed_size
+
+    def delete_files(self, model_id: str, commit: str, paths: Collection[str]) -> bool:
+        """Delete snapshot entries (and blobs nothing else uses); False if the revision is unreadable."""
+        info = scan_cache_dir(self.cache_dir)
+        for repo in info.repos:
+            if repo.repo_id != model_id or repo.repo_type != "model":
+                continue
+            for revision in repo.revisions:
+                if revision.commit_hash != commit:
+                    continue
+                doomed = [
+                    f
+                    for f in revision.files
+                    if f.file_path.relative_to(revision.snapshot_path).as_posix() in paths
+                ]
+                if doomed:
+                    info.delete_files(*doomed).execute()
+                if len(doomed) == len(revision.files):
+                    info.delete_revisions(commit).execute()
+                return True
+        return False

@@ -1,0 +1,146 @@
+"""Persistence of the last status: a small JSON file under the cache dir, written atomically by one thread."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from downloader_service.status import DownloadState, DownloadStatus, StatusBoard
+
+__all__ = ["StatusStore", "StatusWriter", "status_to_json", "status_from_json"]
+
+logger = logging.getLogger(__name__)
+
+_FORMAT = 1
+
+
+def status_to_json(status: DownloadStatus) -> dict[str, Any]:
+    """A JSON-ready dict of `status`."""
+    data = asdict(status)
+    data["state"] = status.state.value
+    for key in ("start_time", "update_time", "end_time"):
+        value = getattr(status, key)
+        data[key] = value.isoformat() if value is not None else None
+    data["format"] = _FORMAT
+    return data
+
+
+def status_from_json(data: dict[str, Any]) -> DownloadStatus:
+    """The status a dict of status_to_json describes; raises ValueError when it is malformed."""
+    try:
+        fields = {k: v for k, v in data.items() if k in DownloadStatus.__dataclass_fields__}
+        fields["state"] = DownloadState(fields["state"])
+        for key in ("start_time", "update_time", "end_time"):
+            value = fields.get(key)
+            fields[key] = datetime.fromisoformat(value) if value else None
+        for key in ("allow_patterns", "ignore_patterns", "pending_files"):
+            fields[key] = tuple(str(v) for v in fields.get(key) or ())
+        return DownloadStatus(**fields)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"malformed status file: {exc}") from exc
+
+
+class StatusStore:
+    """Reads and atomically replaces one status file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> DownloadStatus | None:
+        """The persisted status, or None when there is none (a corrupt file is set aside)."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return status_from_json(json.loads(text))
+        except ValueError:
+            aside = self.path.with_suffix(".corrupt")
+            logger.warning("status file is corrupt; moved it aside to %s", aside)
+            os.replace(self.path, aside)
+            return None
+
+    def save(self, status: DownloadStatus, *, sync: bool = False) -> None:
+        """Write `status` to a temp file and rename it over the old one (readers never see half a file)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".status-", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(status_to_json(status), handle)
+                if sync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+class StatusWriter:
+    """One thread that persists the newest status, in version order, outside the status lock.
+
+    Progress-only changes are coalesced to at most one write per `min_interval` seconds; flush() waits
+    until a given version is on disk.
+    """
+
+    def __init__(self, board: StatusBoard, store: StatusStore, *, min_interval: float = 0.25) -> None:
+        self._board = board
+        self._store = store
+        self._min_interval = min_interval
+        self._cond = threading.Condition()  # guards _written; never taken with the status lock held
+        self._written = -1
+        self._stop = threading.Event()
+        self._hurry = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="status-writer", daemon=True)
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def flush(self, version: int, timeout: float = 10.0) -> bool:
+        """Wait until `version` (or newer) is persisted; True if it was in time."""
+        self._hurry.set()
+        self._board.wake()
+        with self._cond:
+            return self._cond.wait_for(lambda: self._written >= version, timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Persist the final status and stop the thread."""
+        self._stop.set()
+        self._hurry.set()
+        self._board.wake()
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        final = self._board.snapshot()
+        if final.version > self._written:
+            self._write(final, sync=True)
+
+    def _write(self, status: DownloadStatus, *, sync: bool = False) -> None:
+        try:
+            self._store.save(status, sync=sync or status.state.is_terminal)
+        except OSError:
+            logger.exception("could not persist the download status")
+            return
+        with self._cond:
+            self._written = max(self._written, status.version)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            status = self._board.wait_for_change(self._written, None, self._stop.is_set)
+            if status is None:
+                if self._board.closed:
+                    return
+                continue
+            self._write(status)
+            if status.state is not DownloadState.DOWNLOADING:
+                continue
+            self._hurry.clear()
+            self._hurry.wait(self._min_interval)
