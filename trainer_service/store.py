@@ -6,28 +6,18 @@ Lists are keyset-paginated on (create_time, id), newest first, with an opaque pa
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlsuite_common.errors import InvalidArgument
-from trainer_service.events import EpochProgress, JobState, Phase
-from trainer_service.records import (
-    ColumnRecord,
-    DatasetRecord,
-    FeatureRecord,
-    JobEvent,
-    JobRecord,
-    JobSpec,
-    ModelRecord,
-)
+from trainer_service import store_codec as codec
+from trainer_service.events import JobState
+from trainer_service.records import ColumnRecord, DatasetRecord, JobEvent, JobRecord, ModelRecord
 
 __all__ = ["Store", "Page", "ACTIVE_STATES"]
 
@@ -70,117 +60,12 @@ CREATE TABLE IF NOT EXISTS models (
 """
 
 
-def _micros(value: datetime) -> int:
-    return int(value.timestamp() * 1_000_000)
-
-
-def _from_micros(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1_000_000, tz=UTC)
-
-
-def _encode(value: Any) -> Any:
-    """JSON-ready form of records: enums by value, datetimes as micros, tuples as lists."""
-    if isinstance(value, datetime):
-        return _micros(value)
-    if isinstance(value, (JobState, Phase)):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _encode(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_encode(v) for v in value]
-    return value
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(_encode(value), separators=(",", ":"), sort_keys=True)
-
-
-def _hyper(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-
-
-def _epoch(value: dict[str, Any] | None) -> EpochProgress | None:
-    return EpochProgress(**value) if value else None
-
-
-def _time(value: int | None) -> datetime | None:
-    return None if value is None else _from_micros(value)
-
-
-def _job_from(body: dict[str, Any], last_sequence: int) -> JobRecord:
-    spec = body["spec"]
-    return JobRecord(
-        **{
-            **body,
-            "spec": JobSpec(**{**spec, "feature_columns": tuple(spec["feature_columns"]),
-                               "hyperparameters": _hyper(spec["hyperparameters"])}),
-            "state": JobState(body["state"]),
-            "create_time": _from_micros(body["create_time"]),
-            "start_time": _time(body["start_time"]),
-            "end_time": _time(body["end_time"]),
-            "phase": Phase(body["phase"]) if body["phase"] else None,
-            "latest_epoch": _epoch(body["latest_epoch"]),
-            "resolved_hyperparameters": _hyper(body["resolved_hyperparameters"]),
-            "last_sequence": last_sequence,
-        }
-    )
-
-
-def _event_from(body: dict[str, Any]) -> JobEvent:
-    return JobEvent(
-        **{
-            **body,
-            "time": _from_micros(body["time"]),
-            "state": JobState(body["state"]),
-            "phase": Phase(body["phase"]) if body["phase"] else None,
-            "epoch": _epoch(body["epoch"]),
-        }
-    )
-
-
-def _model_from(body: dict[str, Any]) -> ModelRecord:
-    return ModelRecord(
-        **{
-            **body,
-            "feature_columns": tuple(FeatureRecord(**f) for f in body["feature_columns"]),
-            "classes": tuple(body["classes"]),
-            "hyperparameters": _hyper(body["hyperparameters"]),
-            "create_time": _from_micros(body["create_time"]),
-        }
-    )
-
-
 @dataclass(frozen=True)
 class Page:
     """One page of a list call."""
 
     items: list[Any]
     next_page_token: str
-
-
-def _page_size(page_size: int) -> int:
-    if page_size < 0:
-        raise InvalidArgument("page_size must not be negative", field="page_size", reason="INVALID_PAGE_SIZE")
-    return 50 if page_size == 0 else min(page_size, 1000)
-
-
-def _decode_token(token: str, kind: str) -> tuple[int, str] | None:
-    if not token:
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
-        if data["k"] != kind:
-            raise ValueError(kind)
-        return int(data["t"]), str(data["i"])
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidArgument(
-            "page_token is not a token returned by this list call", field="page_token", reason="INVALID_PAGE_TOKEN"
-        ) from exc
-
-
-def _encode_token(kind: str, create_micros: int, item_id: str) -> str:
-    raw = json.dumps({"k": kind, "t": create_micros, "i": item_id}).encode()
-    return base64.urlsafe_b64encode(raw).decode()
 
 
 class Store:
@@ -218,8 +103,8 @@ class Store:
     def _page(
         self, kind: str, sql: str, where: list[str], params: list[Any], page_size: int, token: str
     ) -> tuple[list[tuple[Any, ...]], str]:
-        size = _page_size(page_size)
-        after = _decode_token(token, kind)
+        size = codec.page_size(page_size)
+        after = codec.decode_token(token, kind)
         if after is not None:
             where.append("(create_time < ? OR (create_time = ? AND id < ?))")
             params += [after[0], after[0], after[1]]
@@ -227,7 +112,7 @@ class Store:
         rows = self._query(f"{sql}{clause} ORDER BY create_time DESC, id DESC LIMIT ?", [*params, size + 1])
         more = len(rows) > size
         rows = rows[:size]
-        next_token = _encode_token(kind, rows[-1][0], rows[-1][1]) if more else ""
+        next_token = codec.encode_token(kind, rows[-1][0], rows[-1][1]) if more else ""
         return rows, next_token
 
     # Datasets
@@ -240,8 +125,8 @@ class Store:
                     "INSERT INTO datasets (id, display_name, format, row_count, columns_json, size_bytes, sha256,"
                     " request_id, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (record.id, record.display_name, record.format, record.row_count,
-                     _dumps([asdict(c) for c in record.columns]), record.size_bytes, record.sha256,
-                     record.request_id or None, _micros(record.create_time)),
+                     codec.dumps([asdict(c) for c in record.columns]), record.size_bytes, record.sha256,
+                     record.request_id or None, codec.micros(record.create_time)),
                 )
         except sqlite3.IntegrityError:
             existing = self.find_dataset_by_request_id(record.request_id)
@@ -258,7 +143,7 @@ class Store:
         return DatasetRecord(
             id=id_, display_name=display, format=fmt, row_count=rows,
             columns=tuple(ColumnRecord(**c) for c in json.loads(columns)), size_bytes=size, sha256=sha,
-            request_id=request_id or "", create_time=_from_micros(create),
+            request_id=request_id or "", create_time=codec.from_micros(create),
         )
 
     def get_dataset(self, dataset_id: str) -> DatasetRecord | None:
@@ -291,7 +176,7 @@ class Store:
     def _job_body(job: JobRecord) -> str:
         body = asdict(job)
         body.pop("last_sequence")
-        return _dumps(body)
+        return codec.dumps(body)
 
     def insert_job(self, job: JobRecord) -> JobRecord:
         """Store a new job; with a request_id already used, return the stored job instead."""
@@ -301,7 +186,7 @@ class Store:
                     "INSERT INTO training_jobs (id, request_id, dataset_id, state, create_time, body_json,"
                     " last_sequence) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (job.id, job.request_id or None, job.spec.dataset_id, job.state.value,
-                     _micros(job.create_time), self._job_body(job), job.last_sequence),
+                     codec.micros(job.create_time), self._job_body(job), job.last_sequence),
                 )
         except sqlite3.IntegrityError:
             existing = self.find_job_by_request_id(job.request_id)
@@ -312,7 +197,7 @@ class Store:
 
     def _jobs(self, where: str, params: Sequence[Any]) -> list[JobRecord]:
         rows = self._query(f"SELECT body_json, last_sequence FROM training_jobs WHERE {where}", params)
-        return [_job_from(json.loads(body), seq) for body, seq in rows]
+        return [codec.job_from(json.loads(body), seq) for body, seq in rows]
 
     def get_job(self, job_id: str) -> JobRecord | None:
         """The job, or None."""
@@ -334,12 +219,17 @@ class Store:
             kind, "SELECT create_time, id, body_json, last_sequence FROM training_jobs", where, params,
             page_size, page_token,
         )
-        return Page([_job_from(json.loads(body), seq) for _, _, body, seq in rows], token)
+        return Page([codec.job_from(json.loads(body), seq) for _, _, body, seq in rows], token)
 
     def jobs_in_states(self, states: Sequence[JobState]) -> list[JobRecord]:
         """Every job in one of these states."""
         marks = ", ".join("?" for _ in states)
         return self._jobs(f"state IN ({marks})", [s.value for s in states])
+
+    def count_jobs_by_state(self) -> dict[JobState, int]:
+        """How many jobs are in each state (states without jobs are absent)."""
+        rows = self._query("SELECT state, COUNT(*) FROM training_jobs GROUP BY state")
+        return {JobState(state): count for state, count in rows}
 
     def active_jobs_using(self, dataset_id: str) -> list[JobRecord]:
         """Queued or running jobs that train on this dataset."""
@@ -354,7 +244,7 @@ class Store:
                 event = replace(event, sequence=last + 1)
                 db.execute(
                     "INSERT INTO job_events (job_id, sequence, body_json) VALUES (?, ?, ?)",
-                    (job.id, event.sequence, _dumps(asdict(event))),
+                    (job.id, event.sequence, codec.dumps(asdict(event))),
                 )
                 last = event.sequence
             job = replace(job, last_sequence=last)
@@ -365,7 +255,7 @@ class Store:
             if model is not None:
                 db.execute(
                     "INSERT INTO models (id, training_job_id, create_time, body_json) VALUES (?, ?, ?, ?)",
-                    (model.id, model.training_job_id, _micros(model.create_time), _dumps(asdict(model))),
+                    (model.id, model.training_job_id, codec.micros(model.create_time), codec.dumps(asdict(model))),
                 )
         return job
 
@@ -375,21 +265,21 @@ class Store:
             "SELECT body_json FROM job_events WHERE job_id = ? AND sequence > ? ORDER BY sequence",
             (job_id, after_sequence),
         )
-        return [_event_from(json.loads(body)) for (body,) in rows]
+        return [codec.event_from(json.loads(body)) for (body,) in rows]
 
     # Models
 
     def get_model(self, model_id: str) -> ModelRecord | None:
         """The model, or None."""
         rows = self._query("SELECT body_json FROM models WHERE id = ?", (model_id,))
-        return _model_from(json.loads(rows[0][0])) if rows else None
+        return codec.model_from(json.loads(rows[0][0])) if rows else None
 
     def list_models(self, page_size: int, page_token: str) -> Page:
         """A page of models, newest first."""
         rows, token = self._page(
             "models", "SELECT create_time, id, body_json FROM models", [], [], page_size, page_token
         )
-        return Page([_model_from(json.loads(body)) for _, _, body in rows], token)
+        return Page([codec.model_from(json.loads(body)) for _, _, body in rows], token)
 
     def delete_model(self, model_id: str) -> bool:
         """Delete a model row; False if it did not exist."""

@@ -1,0 +1,122 @@
+"""How the store writes records: times as integer microseconds (UTC), structures as JSON, page tokens."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from mlsuite_common.errors import InvalidArgument
+from trainer_service.events import EpochProgress, JobState, Phase
+from trainer_service.records import FeatureRecord, JobEvent, JobRecord, JobSpec, ModelRecord
+
+__all__ = [
+    "micros", "from_micros", "dumps", "job_from", "event_from", "model_from", "page_size", "decode_token",
+    "encode_token",
+]
+
+
+def micros(value: datetime) -> int:
+    return int(value.timestamp() * 1_000_000)
+
+
+def from_micros(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1_000_000, tz=UTC)
+
+
+def _encode(value: Any) -> Any:
+    """JSON-ready form of records: enums by value, datetimes as micros, tuples as lists."""
+    if isinstance(value, datetime):
+        return micros(value)
+    if isinstance(value, (JobState, Phase)):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(_encode(value), separators=(",", ":"), sort_keys=True)
+
+
+def _hyper(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def _epoch(value: dict[str, Any] | None) -> EpochProgress | None:
+    return EpochProgress(**value) if value else None
+
+
+def _time(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+def job_from(body: dict[str, Any], last_sequence: int) -> JobRecord:
+    spec = body["spec"]
+    return JobRecord(
+        **{
+            **body,
+            "spec": JobSpec(**{**spec, "feature_columns": tuple(spec["feature_columns"]),
+                               "hyperparameters": _hyper(spec["hyperparameters"])}),
+            "state": JobState(body["state"]),
+            "create_time": from_micros(body["create_time"]),
+            "start_time": _time(body["start_time"]),
+            "end_time": _time(body["end_time"]),
+            "phase": Phase(body["phase"]) if body["phase"] else None,
+            "latest_epoch": _epoch(body["latest_epoch"]),
+            "resolved_hyperparameters": _hyper(body["resolved_hyperparameters"]),
+            "last_sequence": last_sequence,
+        }
+    )
+
+
+def event_from(body: dict[str, Any]) -> JobEvent:
+    return JobEvent(
+        **{
+            **body,
+            "time": from_micros(body["time"]),
+            "state": JobState(body["state"]),
+            "phase": Phase(body["phase"]) if body["phase"] else None,
+            "epoch": _epoch(body["epoch"]),
+        }
+    )
+
+
+def model_from(body: dict[str, Any]) -> ModelRecord:
+    return ModelRecord(
+        **{
+            **body,
+            "feature_columns": tuple(FeatureRecord(**f) for f in body["feature_columns"]),
+            "classes": tuple(body["classes"]),
+            "hyperparameters": _hyper(body["hyperparameters"]),
+            "create_time": from_micros(body["create_time"]),
+        }
+    )
+
+
+def page_size(page_size: int) -> int:
+    if page_size < 0:
+        raise InvalidArgument("page_size must not be negative", field="page_size", reason="INVALID_PAGE_SIZE")
+    return 50 if page_size == 0 else min(page_size, 1000)
+
+
+def decode_token(token: str, kind: str) -> tuple[int, str] | None:
+    if not token:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+        if data["k"] != kind:
+            raise ValueError(kind)
+        return int(data["t"]), str(data["i"])
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(
+            "page_token is not a token returned by this list call", field="page_token", reason="INVALID_PAGE_TOKEN"
+        ) from exc
+
+
+def encode_token(kind: str, create_micros: int, item_id: str) -> str:
+    raw = json.dumps({"k": kind, "t": create_micros, "i": item_id}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
