@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed
 # This machine kind installs the local CPU wheel; elsewhere pass TORCH_SPEC="" to keep your own torch.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup proto lint test test-python demo clean
+NPM ?= npm
+NODE_CLIENT := clients/node
+
+.PHONY: setup proto lint test test-python test-node demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,13 +28,19 @@ proto: setup
 lint: setup
 	$(VENV)/bin/buf lint
 
+$(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package-lock.json
+	cd $(NODE_CLIENT) && $(NPM) ci --no-audit --no-fund
+
 test-python: setup
 	$(PY) -m pytest -q
 
-test: lint test-python
+test-node: setup $(NODE_CLIENT)/node_modules/.package-lock.json
+	cd $(NODE_CLIENT) && MLSUITE_PYTHON=$(abspath $(PY)) $(NPM) test
+
+test: lint test-python test-node
 
 demo: setup
 	$(PY) scripts/demo.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(NODE_CLIENT)/node_modules
