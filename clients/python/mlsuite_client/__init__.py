@@ -1,5 +1,6 @@
 """Python clients of MLSuite's TrainerService and DownloaderService; they hide gRPC behind typed calls."""
 
+from mlsuite_client.channel import Credentials, create_channel
 from mlsuite_client.downloader import DownloaderClient
 from mlsuite_client.downloader_types import DownloadedModel, DownloadState, DownloadStatus
 from mlsuite_client.errors import (
@@ -38,6 +39,8 @@ from mlsuite_client.trainer_types import (
 )
 
 __all__ = [
+    "Credentials",
+    "create_channel",
     # clients
     "TrainerClient",
     "DownloaderClient",

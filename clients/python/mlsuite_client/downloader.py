@@ -20,6 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from mlsuite.downloader.v1 import downloader_service_pb2 as pb
 from mlsuite.downloader.v1 import downloader_service_pb2_grpc as pb_grpc
 
+from mlsuite_client.channel import Credentials, create_channel, current_credentials
 from mlsuite_client.downloader_types import (
     DeleteResult,
     DownloadedModel,
@@ -87,12 +88,24 @@ def _model(message: pb.DownloadedModel) -> DownloadedModel:
 
 
 class DownloaderClient:
-    """Calls every DownloaderService RPC with a deadline; errors are mlsuite_client.errors.MLSuiteError."""
+    """Calls every DownloaderService RPC with a deadline; errors are mlsuite_client.errors.MLSuiteError.
 
-    def __init__(self, channel_or_target: grpc.Channel | str, *, timeout: float = 30.0) -> None:
+    Given a target ("host:port"), it opens its own channel (mlsuite_client.channel.create_channel) with
+    `credentials` (TLS files, a bearer token) or, when None, those of an enclosing default_credentials block.
+    """
+
+    def __init__(
+        self,
+        channel_or_target: grpc.Channel | str,
+        *,
+        timeout: float = 30.0,
+        credentials: Credentials | None = None,
+    ) -> None:
         if isinstance(channel_or_target, str):
-            self._channel = grpc.insecure_channel(channel_or_target)
+            self._channel = create_channel(channel_or_target, credentials or current_credentials())
             self._owns_channel = True
+        elif credentials is not None:
+            raise ValueError("credentials apply to a target; for your own channel use create_channel")
         else:
             self._channel = channel_or_target
             self._owns_channel = False

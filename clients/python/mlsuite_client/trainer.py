@@ -15,6 +15,7 @@ from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
 from mlsuite_client import _convert as conv
 from mlsuite_client import _requests as req
+from mlsuite_client.channel import Credentials, create_channel, current_credentials
 from mlsuite_client.errors import from_rpc_error
 from mlsuite_client.trainer_types import (
     Dataset,
@@ -37,17 +38,28 @@ MAX_PREDICT_BATCH = 10_000
 
 _R = TypeVar("_R")
 _T = TypeVar("_T")
-_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
 Hyperparameters = Mapping[str, int | float | str | bool | Sequence[int]]
 
 
 class TrainerClient:
-    """Typed client of the TrainerService; every unary call carries a deadline of `timeout` seconds."""
+    """Typed client of the TrainerService; every unary call carries a deadline of `timeout` seconds.
 
-    def __init__(self, channel_or_target: grpc.Channel | str, *, timeout: float = 30.0) -> None:
+    Given a target ("host:port"), it opens its own channel (mlsuite_client.channel.create_channel) with
+    `credentials` (TLS files, a bearer token) or, when None, those of an enclosing default_credentials block.
+    """
+
+    def __init__(
+        self,
+        channel_or_target: grpc.Channel | str,
+        *,
+        timeout: float = 30.0,
+        credentials: Credentials | None = None,
+    ) -> None:
         if isinstance(channel_or_target, str):
-            self._channel = grpc.insecure_channel(channel_or_target, options=_CHANNEL_OPTIONS)
+            self._channel = create_channel(channel_or_target, credentials or current_credentials())
             self._owns_channel = True
+        elif credentials is not None:
+            raise ValueError("credentials apply to a target; for your own channel use create_channel")
         else:
             self._channel = channel_or_target
             self._owns_channel = False

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
+from mlsuite_client.channel import Credentials, default_credentials
 from mlsuite_client.errors import MLSuiteError
 
 __all__ = ["main", "build_parser"]
@@ -32,6 +33,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="DownloaderService address (env MLSUITE_DOWNLOADER_TARGET)",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline of each unary call, seconds")
+    parser.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("MLSUITE_TLS", "").lower() in {"1", "true", "yes", "on"},
+        help="use TLS with the system's trusted roots (implied by --tls-ca/--tls-cert; env MLSUITE_TLS)",
+    )
+    parser.add_argument(
+        "--tls-ca",
+        default=os.environ.get("MLSUITE_TLS_CA") or None,
+        metavar="PEM",
+        help="CA bundle that signed the servers' certificates; implies --tls (env MLSUITE_TLS_CA)",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        default=os.environ.get("MLSUITE_TLS_CLIENT_CERT") or None,
+        metavar="PEM",
+        help="client certificate for mutual TLS, with --tls-key (env MLSUITE_TLS_CLIENT_CERT)",
+    )
+    parser.add_argument(
+        "--tls-key",
+        default=os.environ.get("MLSUITE_TLS_CLIENT_KEY") or None,
+        metavar="PEM",
+        help="private key of --tls-cert (env MLSUITE_TLS_CLIENT_KEY)",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("MLSUITE_TOKEN") or None,
+        help="bearer token for both servers; prefer env MLSUITE_TOKEN (command lines show in ps)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in _GROUPS:
         importlib.import_module(f"mlsuite_client.cli.{group}").register(commands)
@@ -44,7 +74,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     err = Console(stderr=True)
     try:
-        return int(args.handler(args) or 0)
+        credentials = Credentials(
+            tls=args.tls,
+            ca_file=args.tls_ca,
+            cert_file=args.tls_cert,
+            key_file=args.tls_key,
+            token=args.token,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        with default_credentials(credentials):
+            return int(args.handler(args) or 0)
     except MLSuiteError as exc:
         err.print(f"[red]error:[/red] {exc}")
         for violation in exc.field_violations:
