@@ -13,25 +13,30 @@ from collections.abc import Sequence  # noqa: E402
 
 from downloader_service.config import parse_config  # noqa: E402
 from downloader_service.server import serve  # noqa: E402
+from mlsuite_common.security import InsecureBindError, check_exposure  # noqa: E402
+from mlsuite_common.telemetry import configure_logging  # noqa: E402
 
 __all__ = ["main"]
 
 
-def _announce(host: str, port: int) -> None:
-    # The one line on stdout, so a parent process can read the port picked for --port 0.
-    sys.stdout.write(f"listening on {host}:{port}\n")
+def _announce(line: str) -> None:
+    # stdout carries only these lines, so a parent process can read the ports picked for port 0.
+    sys.stdout.write(f"{line}\n")
     sys.stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the DownloaderService until SIGTERM; exit status 0 after a clean drain."""
+    """Run the DownloaderService until SIGTERM; exit 0 after a clean drain, 2 on a configuration error."""
     config = parse_config(argv)
-    logging.basicConfig(
-        level=config.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        check_exposure(config.host, config.security)
+    except InsecureBindError as exc:
+        sys.stderr.write(f"mlsuite-downloader: error: {exc}\n")
+        return 2
+    configure_logging(config.log_level, config.observability.log_format)
     if config.log_level != "DEBUG":
         logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per Hub request is debug detail
-    return serve(config, on_listening=_announce)
+    return serve(config, announce=_announce)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlsuite_common.config import add_flag, parse_bool
-from mlsuite_common.lifecycle import ServerOptions
+from mlsuite_common.config import (
+    add_flag,
+    add_observability_flags,
+    add_server_flags,
+    connection_from_args,
+    observability_from_args,
+    parse_bool,
+    security_from_args,
+)
+from mlsuite_common.lifecycle import ConnectionSettings, ServerOptions
+from mlsuite_common.security import ServerSecurity
+from mlsuite_common.telemetry import Observability
 
 __all__ = ["Config", "DEFAULT_CACHE_DIR", "DEFAULT_ENDPOINT", "build_parser", "parse_config", "parse_size"]
 
@@ -58,7 +68,7 @@ def _positive_float(text: str) -> float:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything the downloader server needs; the token is never shown in repr or logs."""
+    """Everything the downloader server needs; tokens are never shown in repr or logs."""
 
     host: str = "127.0.0.1"
     port: int = 50052
@@ -71,10 +81,19 @@ class Config:
     heartbeat_seconds: float = 10.0
     hub_timeout_seconds: float = 10.0
     grace_seconds: float = 10.0
+    connection: ConnectionSettings = field(default_factory=ConnectionSettings)
+    security: ServerSecurity = field(default_factory=ServerSecurity)
+    observability: Observability = field(default_factory=Observability)
 
     def server_options(self) -> ServerOptions:
         """Transport settings for mlsuite_common.lifecycle.create_server."""
-        return ServerOptions(host=self.host, port=self.port, grace_seconds=self.grace_seconds)
+        return ServerOptions(
+            host=self.host,
+            port=self.port,
+            grace_seconds=self.grace_seconds,
+            connection=self.connection,
+            security=self.security,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,15 +152,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         help="how long SIGTERM waits for calls in flight",
     )
+    add_server_flags(parser)
+    add_observability_flags(parser)
     return parser
 
 
 def parse_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Flags (with their environment fallbacks) -> Config."""
     env = os.environ if environ is None else environ
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.heartbeat_seconds > 15:
-        build_parser().error("--heartbeat-seconds must be at most 15")
+        parser.error("--heartbeat-seconds must be at most 15")
     return Config(
         host=args.host,
         port=args.port,
@@ -154,4 +176,7 @@ def parse_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] |
         heartbeat_seconds=args.heartbeat_seconds,
         hub_timeout_seconds=args.hub_timeout_seconds,
         grace_seconds=args.grace_seconds,
+        connection=connection_from_args(args),
+        security=security_from_args(parser, args),
+        observability=observability_from_args(args),
     )

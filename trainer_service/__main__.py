@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -10,15 +9,24 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the TrainerService until SIGTERM; exit 0 after a clean drain."""
+    """Run the TrainerService until SIGTERM; exit 0 after a clean drain, 2 on a configuration error."""
+    from mlsuite_common.security import InsecureBindError, check_exposure
+    from mlsuite_common.telemetry import configure_logging
     from trainer_service.config import parse_config
-    from trainer_service.server import serve
 
     config = parse_config(argv)
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        # Before the heavy imports below, so a refused configuration fails at once.
+        check_exposure(config.server.host, config.server.security)
+    except InsecureBindError as exc:
+        sys.stderr.write(f"mlsuite-trainer: error: {exc}\n")
+        return 2
+    configure_logging(config.log_level, config.observability.log_format)
 
-    def announce(host: str, port: int) -> None:
-        sys.stdout.write(f"listening on {host}:{port}\n")
+    from trainer_service.server import serve
+
+    def announce(line: str) -> None:
+        sys.stdout.write(f"{line}\n")
         sys.stdout.flush()
 
     serve(config, announce)

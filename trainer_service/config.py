@@ -7,8 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlsuite_common.config import add_flag, parse_bool
+from mlsuite_common.config import (
+    add_flag,
+    add_observability_flags,
+    add_server_flags,
+    connection_from_args,
+    observability_from_args,
+    parse_bool,
+    security_from_args,
+)
 from mlsuite_common.lifecycle import ServerOptions
+from mlsuite_common.telemetry import Observability
 from trainer_service.devices import GpuSettings
 
 __all__ = ["Config", "parse_config", "DEFAULT_PORT"]
@@ -29,6 +38,7 @@ class Config:
     heartbeat_seconds: float = 10.0
     torch_threads: int = 1
     log_level: str = "INFO"
+    observability: Observability = field(default_factory=Observability)
 
 
 def _positive(value: str) -> int:
@@ -63,13 +73,16 @@ def parse_config(argv: Sequence[str] | None = None) -> Config:
     add_flag(parser, "--max-workers", default=64, type=_positive, help="gRPC handler threads (streams hold one)")
     add_flag(parser, "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
              help="log level")
+    add_server_flags(parser)
+    add_observability_flags(parser)
     args = parser.parse_args(argv)
     if not 0 < args.heartbeat_seconds <= 15:
         parser.error("--heartbeat-seconds must lie in (0, 15]")
     return Config(
         data_dir=Path(args.data_dir).expanduser(),
         server=ServerOptions(host=args.host, port=args.port, max_workers=args.max_workers,
-                             grace_seconds=args.grace_seconds),
+                             grace_seconds=args.grace_seconds, connection=connection_from_args(args),
+                             security=security_from_args(parser, args)),
         max_concurrent_jobs=args.max_concurrent_jobs,
         max_queued_jobs=args.max_queued_jobs,
         max_upload_bytes=args.max_upload_bytes,
@@ -78,4 +91,5 @@ def parse_config(argv: Sequence[str] | None = None) -> Config:
         heartbeat_seconds=args.heartbeat_seconds,
         torch_threads=args.torch_threads,
         log_level=args.log_level,
+        observability=observability_from_args(args),
     )

@@ -81,6 +81,7 @@ class JobManager:
         self._pool = ThreadPoolExecutor(max_workers=max_concurrent_jobs, thread_name_prefix="train")
         self._live: dict[str, LiveJob] = {}
         self._lock = threading.Lock()
+        self._observers: list[Callable[[JobRecord, JobEvent], None]] = []
         self._fail_interrupted()
 
     def _fail_interrupted(self) -> None:
@@ -103,16 +104,26 @@ class JobManager:
                          error_reason=reason, error_message=text)
         return job, event
 
+    def add_observer(self, observer: Callable[[JobRecord, JobEvent], None]) -> None:
+        """Call `observer(job, event)` after every published event (it must be cheap and not block)."""
+        self._observers.append(observer)
+
     def publish(self, live: LiveJob, job: JobRecord, event: JobEvent, **extra: object) -> None:
         """Store the job's new record with its event, then wake the watchers (the only write path)."""
         with live.changed:
             stored = self._store.record_event(job, event, **extra)  # type: ignore[arg-type]
             live.record = stored
-            live.events.append(replace(event, sequence=stored.last_sequence))
+            event = replace(event, sequence=stored.last_sequence)
+            live.events.append(event)
             live.changed.notify_all()
         if stored.state.is_terminal:
             with self._lock:
                 self._live.pop(stored.id, None)
+        for observer in self._observers:
+            try:
+                observer(stored, event)
+            except Exception:  # noqa: BLE001 - telemetry must never break a job
+                logger.exception("job observer failed")
 
     # Create / get / list / cancel
 

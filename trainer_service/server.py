@@ -4,42 +4,97 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import cast
 
 import grpc
-
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
 from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
+from prometheus_client import CollectorRegistry
+
 from mlsuite_common.interceptors import ErrorMappingInterceptor
-from mlsuite_common.lifecycle import ServingHealth, create_server, run_until_signalled
+from mlsuite_common.lifecycle import (
+    PendingCore,
+    ServingHealth,
+    create_server,
+    run_until_signalled,
+    watch_signals,
+)
+from mlsuite_common.security import Scope, TokenAuthInterceptor, scope_table
+from mlsuite_common.telemetry import RpcMetrics, TelemetryInterceptor, start_metrics_server
 from trainer_service.config import Config
 from trainer_service.core import TrainerCore
 from trainer_service.servicer import TrainerServicer
+from trainer_service.telemetry import register_trainer_metrics
 
-__all__ = ["build_server", "serve", "SERVICE_NAME", "ERROR_DOMAIN"]
+__all__ = ["build_server", "interceptors", "serve", "SERVICE_NAME", "ERROR_DOMAIN", "METHOD_SCOPES"]
 
 logger = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TrainerService"].full_name
 ERROR_DOMAIN = "trainer.mlsuite"
+METHOD_SCOPES: dict[str, Scope] = scope_table(
+    SERVICE_NAME,
+    read=["GetDataset", "ListDatasets", "ListModelTypes", "GetTrainingJob", "ListTrainingJobs",
+          "WatchTrainingJob", "GetModel", "ListModels", "Predict"],
+    write=["UploadDataset", "DeleteDataset", "CreateTrainingJob", "Train", "CancelTrainingJob",
+           "DeleteModel"],
+)
+"""The token scope each RPC needs; an RPC missing here needs a write token."""
 
 
-def build_server(config: Config, core: TrainerCore) -> tuple[grpc.Server, int, ServingHealth]:
-    """A bound, not yet started server over `core`; returns (server, port, health)."""
+def interceptors(config: Config, metrics: RpcMetrics) -> list[grpc.ServerInterceptor]:
+    """Outermost first: telemetry (so rejected calls count too), token check (when set), error mapping."""
+    chain: list[grpc.ServerInterceptor] = [TelemetryInterceptor(metrics)]
+    tokens = config.server.security.tokens
+    if tokens:
+        chain.append(TokenAuthInterceptor(tokens, METHOD_SCOPES, ERROR_DOMAIN))
+    chain.append(ErrorMappingInterceptor(ERROR_DOMAIN))
+    return chain
+
+
+def build_server(
+    config: Config, core: TrainerCore | PendingCore[TrainerCore], registry: CollectorRegistry | None = None
+) -> tuple[grpc.Server, int, ServingHealth]:
+    """A bound, not yet started server over `core` (NOT_SERVING); returns (server, port, health).
+
+    RPC metrics go to `registry` (a fresh one when None, so several servers can share a process).
+    """
+    metrics = RpcMetrics(registry or CollectorRegistry())
 
     def register(server: grpc.Server) -> None:
-        pb_grpc.add_TrainerServiceServicer_to_server(TrainerServicer(core), server)
+        # A PendingCore answers UNAVAILABLE (SERVER_STARTING) until it is filled with the opened core.
+        pb_grpc.add_TrainerServiceServicer_to_server(TrainerServicer(cast(TrainerCore, core)), server)
 
-    return create_server(config.server, [ErrorMappingInterceptor(ERROR_DOMAIN)], register, [SERVICE_NAME])
+    return create_server(config.server, interceptors(config, metrics), register, [SERVICE_NAME])
 
 
-def serve(config: Config, on_listening: Callable[[str, int], None] = lambda host, port: None) -> None:
-    """Open the core, serve until SIGTERM, drain, close."""
-    core = TrainerCore.open(config)
-    server, port, health = build_server(config, core)
+def serve(config: Config, announce: Callable[[str], None] = lambda line: None) -> None:
+    """Start NOT_SERVING, open the core, report SERVING, serve until SIGTERM, drain, close.
+
+    `announce` receives `metrics on URL` (when enabled) and then `listening on HOST:PORT`.
+    """
+    stop = watch_signals()
+    pending: PendingCore[TrainerCore] = PendingCore()
+    registry = CollectorRegistry()
+    server, port, health = build_server(config, pending, registry)
     server.start()
+    try:
+        core = TrainerCore.open(config)
+    except BaseException:
+        server.stop(0)
+        raise
+    pending.fill(core)
+    register_trainer_metrics(registry, core)
+    observability = config.observability
+    if observability.metrics_port >= 0:
+        host = observability.metrics_host or config.server.host
+        metrics_port = start_metrics_server(host, observability.metrics_port, registry)
+        announce(f"metrics on http://{host}:{metrics_port}/metrics")
     health.set_serving(True)
-    logger.info("TrainerService listening on %s:%d (data dir %s)", config.server.host, port, config.data_dir)
-    on_listening(config.server.host, port)
+    logger.info("TrainerService listening on %s:%d (data dir %s, %s)", config.server.host, port,
+                config.data_dir, config.server.security.describe())
+    announce(f"listening on {config.server.host}:{port}")
     run_until_signalled(server, health, config.server.grace_seconds,
-                        on_drain=lambda: core.jobs.shutdown(config.server.grace_seconds))
+                        on_drain=lambda: core.jobs.shutdown(config.server.grace_seconds), stop=stop)
     core.store.close()
+

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import IO
 
 __all__ = ["ServerProcess", "start_server_process"]
 
@@ -20,6 +21,11 @@ class ServerProcess:
 
     process: subprocess.Popen[str]
     address: str
+    banner: tuple[str, ...] = ()  # stdout lines printed before `listening on`, e.g. the metrics URL
+
+    def metrics_url(self) -> str:
+        """The URL the server printed as `metrics on URL` (started with --metrics-port)."""
+        return next(line.split()[-1] for line in self.banner if line.startswith("metrics on "))
 
     def terminate(self, timeout: float = 30.0) -> int:
         """SIGTERM, wait, return the exit code."""
@@ -35,29 +41,46 @@ class ServerProcess:
 
 
 def start_server_process(
-    module: str, args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 60.0
+    module: str,
+    args: Sequence[str],
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    *,
+    stderr: IO[str] | None = None,
+    inherit_env: bool = True,
 ) -> ServerProcess:
     """Run `python -m module --port 0 ...args` and wait for its `listening on HOST:PORT` line."""
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--port", "0", *args],
         stdout=subprocess.PIPE,
-        stderr=None,
+        stderr=stderr,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**(os.environ if inherit_env else {}), **(env or {})},
     )
     assert process.stdout is not None
+    # Read the raw pipe: a buffered readline could hold the `listening on` line while select() waits.
+    fd = process.stdout.fileno()
     selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
+    selector.register(fd, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
+    pending = b""
+    banner: list[str] = []
     while time.monotonic() < deadline:
         if not selector.select(timeout=0.5):
             if process.poll() is not None:
                 raise RuntimeError(f"{module} exited with {process.returncode} before listening")
             continue
-        line = process.stdout.readline()
-        if line.startswith("listening on "):
-            return ServerProcess(process, line.split()[-1])
-        if not line and process.poll() is not None:
+        data = os.read(fd, 4096)
+        if not data:
+            process.wait(timeout=10)
             raise RuntimeError(f"{module} exited with {process.returncode} before listening")
+        pending += data
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            line = raw.decode().strip()
+            if line.startswith("listening on "):
+                selector.close()
+                return ServerProcess(process, line.split()[-1], tuple(banner))
+            banner.append(line)
     process.kill()
     raise TimeoutError(f"{module} did not start within {timeout}s")

@@ -1,0 +1,217 @@
+"""Observability shared by both servers: Prometheus RPC metrics, access logs and request ids.
+
+One TelemetryInterceptor, outermost, times every call, counts it by method and final status code,
+writes one structured access-log line, and binds the caller's `x-request-id` (or a generated one)
+to the handler thread so every log line of the call carries it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+__all__ = [
+    "Observability",
+    "RpcMetrics",
+    "TelemetryInterceptor",
+    "REQUEST_ID_HEADER",
+    "current_request_id",
+    "configure_logging",
+    "start_metrics_server",
+]
+
+REQUEST_ID_HEADER = "x-request-id"
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+access_log = logging.getLogger("mlsuite.access")
+
+# Latency buckets from a sub-millisecond unary call to a long training stream.
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+
+
+@dataclass(frozen=True)
+class Observability:
+    """Log format and the Prometheus endpoint of one server."""
+
+    log_format: str = "text"  # "text" | "json"
+    metrics_host: str = ""  # empty: the gRPC --host
+    metrics_port: int = -1  # -1: no endpoint; 0: a free port (printed)
+
+
+def current_request_id() -> str:
+    """The request id of the RPC this thread is serving; empty outside an RPC."""
+    return _request_id.get()
+
+
+class RpcMetrics:
+    """RPC counters and latency histograms in a registry of one server's own."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "mlsuite_rpc_requests", "RPCs handled, by method and final status code",
+            ["service", "method", "code"], registry=registry,
+        )
+        self.latency = Histogram(
+            "mlsuite_rpc_duration_seconds", "RPC duration (whole stream for streaming RPCs)",
+            ["service", "method", "code"], buckets=_BUCKETS, registry=registry,
+        )
+
+    def observe(self, full_method: str, code: grpc.StatusCode, seconds: float) -> None:
+        """Count one finished call."""
+        service, _, method = full_method.lstrip("/").rpartition("/")
+        self.requests.labels(service, method, code.name).inc()
+        self.latency.labels(service, method, code.name).observe(seconds)
+
+
+def _final_code(context: grpc.ServicerContext, error: BaseException | None) -> grpc.StatusCode:
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code
+    if error is None:
+        return grpc.StatusCode.OK
+    return grpc.StatusCode.CANCELLED if isinstance(error, GeneratorExit) else grpc.StatusCode.INTERNAL
+
+
+class TelemetryInterceptor(grpc.ServerInterceptor):
+    """Times, counts and logs every RPC; binds its request id for the handler's log lines."""
+
+    def __init__(self, metrics: RpcMetrics) -> None:
+        self._metrics = metrics
+
+    def _begin(self, context: grpc.ServicerContext) -> tuple[str, contextvars.Token[str]]:
+        given = dict(context.invocation_metadata()).get(REQUEST_ID_HEADER, "")
+        request_id = given if isinstance(given, str) and 0 < len(given) <= 128 else uuid.uuid4().hex
+        context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
+        return request_id, _request_id.set(request_id)
+
+    def _end(self, method: str, context: grpc.ServicerContext, started: float,
+             error: BaseException | None, token: contextvars.Token[str]) -> None:
+        seconds = time.perf_counter() - started
+        code = _final_code(context, error)
+        self._metrics.observe(method, code, seconds)
+        access_log.info("%s %s %.1fms", method, code.name, seconds * 1000,
+                        extra={"rpc_method": method, "rpc_code": code.name, "duration_ms": round(seconds * 1000, 3)})
+        _request_id.reset(token)
+
+    def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+        def handler(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            _, token = self._begin(context)
+            error: BaseException | None = None
+            try:
+                return behavior(request, context)
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                self._end(method, context, started, error, token)
+
+        return handler
+
+    def _wrap_stream(self, behavior: Callable[..., Iterator[Any]], method: str) -> Callable[..., Any]:
+        def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            started = time.perf_counter()
+            request_id, token = self._begin(context)
+            _request_id.reset(token)
+            error: BaseException | None = None
+            responses = None
+            try:
+                # A response generator may be resumed on another thread: bind the id around each step.
+                token = _request_id.set(request_id)
+                try:
+                    responses = behavior(request, context)
+                finally:
+                    _request_id.reset(token)
+                while True:
+                    token = _request_id.set(request_id)
+                    try:
+                        response = next(responses)
+                    except StopIteration:
+                        return
+                    finally:
+                        _request_id.reset(token)
+                    yield response
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                if responses is not None and hasattr(responses, "close"):
+                    responses.close()
+                self._end(method, context, started, error, _request_id.set(request_id))
+
+        return handler
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        """Wrap whichever behavior the handler has."""
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if handler.unary_unary:
+            return handler._replace(unary_unary=self._wrap_unary(handler.unary_unary, method))
+        if handler.stream_unary:
+            return handler._replace(stream_unary=self._wrap_unary(handler.stream_unary, method))
+        if handler.unary_stream:
+            return handler._replace(unary_stream=self._wrap_stream(handler.unary_stream, method))
+        if handler.stream_stream:
+            return handler._replace(stream_stream=self._wrap_stream(handler.stream_stream, method))
+        return handler
+
+
+class _RequestIdFilter(logging.Filter):
+    """Adds the current request id to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get()
+        return True
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id and any rpc_* fields."""
+
+    _EXTRA = ("rpc_method", "rpc_code", "duration_ms")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if getattr(record, "request_id", ""):
+            entry["request_id"] = record.request_id  # type: ignore[attr-defined]
+        entry.update({k: getattr(record, k) for k in self._EXTRA if hasattr(record, k)})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    """Root logging: `text` (human) or `json` (one object per line); both carry the request id."""
+    handler = logging.StreamHandler()
+    handler.addFilter(_RequestIdFilter())
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def start_metrics_server(host: str, port: int, registry: CollectorRegistry) -> int:
+    """Serve /metrics over HTTP on host:port (0 picks a free port); returns the bound port."""
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    return int(server.server_port)
