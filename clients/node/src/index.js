@@ -8,7 +8,16 @@ export { TrainerClient, TrainingEventStream, MAX_CHUNK_BYTES } from './trainer.j
 export { DownloaderClient, ACTIVE_DOWNLOAD_STATES, TERMINAL_DOWNLOAD_STATES } from './downloader.js';
 export { TERMINAL_STATES } from './convert.js';
 export { ResponseStream } from './stream.js';
-export { DEFAULT_TIMEOUT_MS } from './transport.js';
+export {
+  DEFAULT_TIMEOUT_MS,
+  KEEPALIVE_TIME_MS,
+  KEEPALIVE_TIMEOUT_MS,
+  MAX_RECEIVE_MESSAGE_BYTES,
+  channelSecurity,
+  defaultChannelOptions,
+  retriedMethods,
+  serviceConfig,
+} from './transport.js';
 export {
   MLSuiteError,
   InvalidArgumentError,

@@ -3,19 +3,21 @@
  * and the local test Hub, each a subprocess on 127.0.0.1 port 0 with a temporary directory of its own.
  *
  * Python is MLSUITE_PYTHON or <repo>/.venv/bin/python. Every process started here is killed (and its
- * directory removed) when the test process exits, normally, by an uncaught error or by SIGINT/SIGTERM;
- * stop() ends one politely (SIGTERM, then SIGKILL) and removes its directory. The Hub also exits when
- * its standard input closes, so it cannot outlive even a SIGKILLed test process.
+ * directory removed) when the test process exits, normally, by an uncaught error or by SIGINT/SIGTERM,
+ * and so is every directory of makePki(); stop() ends one politely (SIGTERM, then SIGKILL) and removes
+ * its directory. The Hub also exits when its standard input closes, so it cannot outlive even a
+ * SIGKILLed test process.
  * @module
  */
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 /** The repository root (this file is clients/node/test/support/servers.js). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -26,12 +28,15 @@ const STARTUP_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 15_000;
 /** Live children -> their temporary directories. */
 const running = new Map();
+/** Temporary directories of no process (certificates), removed at exit unless removed before. */
+const ownedDirs = new Set();
 
 function killAll() {
   for (const [child, dir] of running) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
+  for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
 }
 process.on('exit', killAll);
 for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -208,4 +213,41 @@ export async function startHub() {
     (line) => (line.startsWith('{') ? JSON.parse(line) : undefined),
   );
   return { url: ready.url, repos: ready.repos, process: server, stop: () => server.stop() };
+}
+
+/**
+ * @typedef {object} Pki PEM file paths of a throwaway PKI (tests/support/certs.py make_pki).
+ * @property {string} ca The test CA.
+ * @property {string} server_cert Server certificate the test CA signed (SANs localhost, 127.0.0.1, ::1).
+ * @property {string} server_key
+ * @property {string} client_cert Client certificate the test CA signed.
+ * @property {string} client_key
+ * @property {string} other_ca An unrelated CA that signed neither the server's nor the client's certificate.
+ * @property {string} stranger_cert A client certificate other_ca signed.
+ * @property {string} stranger_key
+ */
+
+/**
+ * Writes a throwaway PKI into a new temporary directory
+ * (`python -m tests.integration.polyglot.make_certs_for_node DIR`).
+ * @returns {Promise<{files: Pki, remove: () => void}>} remove() deletes the directory (also done at exit).
+ */
+export async function makePki() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mlsuite-node-pki-'));
+  ownedDirs.add(dir);
+  const remove = () => {
+    rmSync(dir, { recursive: true, force: true });
+    ownedDirs.delete(dir);
+  };
+  try {
+    const { stdout } = await promisify(execFile)(
+      PYTHON,
+      ['-m', 'tests.integration.polyglot.make_certs_for_node', path.join(dir, 'pki')],
+      { cwd: REPO_ROOT, env: serverEnv(dir, {}), timeout: 60_000 },
+    );
+    return { files: JSON.parse(stdout.trim().split('\n').at(-1)), remove };
+  } catch (error) {
+    remove();
+    throw error;
+  }
 }
