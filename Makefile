@@ -28,13 +28,16 @@ proto: setup
 lint: setup
 	$(VENV)/bin/buf lint
 
-$(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package-lock.json
+NODE_DEPS := $(NODE_CLIENT)/node_modules/.package-lock.json
+
+$(NODE_DEPS): $(NODE_CLIENT)/package-lock.json
 	cd $(NODE_CLIENT) && $(NPM) ci --no-audit --no-fund
 
-test-python: setup
+# The Python suite drives the Node client through the nginx proxy too, so it needs the Node packages.
+test-python: setup $(NODE_DEPS)
 	$(PY) -m pytest -q
 
-test-node: setup $(NODE_CLIENT)/node_modules/.package-lock.json
+test-node: setup $(NODE_DEPS)
 	cd $(NODE_CLIENT) && MLSUITE_PYTHON=$(abspath $(PY)) $(NPM) test
 
 test: lint test-python test-node
