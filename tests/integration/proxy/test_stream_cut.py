@@ -10,6 +10,8 @@ middle of training. After each cut the client re-attaches with the last stored s
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -200,3 +202,23 @@ def test_node_client_reattaches_after_proxy_cuts(
     assert any(c["storedBefore"] > 0 for c in cuts), f"no cut during training: {cuts}"
     assert timeouts_logged(cutting.nginx) - logged_before == len(cuts)
     assert all(quiet_before_cut(cut["silenceS"]) for cut in cuts), cuts
+
+
+def test_cli_follow_reattaches_by_itself_after_proxy_cuts(
+    cutting: CuttingProxy, slow_fit: SlowFit, idle_trainer: TrainerClient
+) -> None:
+    logged_before = timeouts_logged(cutting.nginx)
+    with TrainerClient(cutting.nginx.address) as proxied:
+        job = proxied.create_training_job(
+            slow_fit.dataset, "y", model_type="gradient_boosting_regressor",
+            hyperparameters={"n_estimators": slow_fit.trees},
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "mlsuite_client", "--trainer", cutting.nginx.address, "jobs", "watch", job.name],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        finished = proxied.get_training_job(job)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert finished.state is JobState.SUCCEEDED and finished.model in result.stdout
+    assert "re-attaching" in result.stdout + result.stderr
+    assert timeouts_logged(cutting.nginx) > logged_before

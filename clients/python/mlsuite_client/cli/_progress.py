@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Self
+
+import grpc
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 
 from mlsuite_client.cli._trainer_common import err, fmt_duration, fmt_state, metrics_table, reattach_command
 from mlsuite_client.errors import MLSuiteError
+from mlsuite_client.trainer import TrainerClient
 from mlsuite_client.trainer_types import EpochProgress, JobState, TrainingEvent
 from mlsuite_client.training_stream import TrainingEventStream
 
@@ -132,18 +136,44 @@ def _show(view: _View, event: TrainingEvent, job: str, replay_pending: bool) -> 
         view.finish()
 
 
-def follow(stream: TrainingEventStream, console: Console, args: argparse.Namespace, job: str = "") -> int:
-    """Render a job's events until it ends: 0 if it SUCCEEDED, 1 if FAILED/CANCELLED, 130 when detached."""
+# A proxy or load balancer cutting a long stream surfaces as one of these; the job itself goes on.
+_STREAM_CUTS = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
+_MAX_REATTACH = 5
+
+
+def follow(
+    stream: TrainingEventStream,
+    console: Console,
+    args: argparse.Namespace,
+    job: str = "",
+    client: TrainerClient | None = None,
+) -> int:
+    """Render a job's events until it ends: 0 if it SUCCEEDED, 1 if FAILED/CANCELLED, 130 when detached.
+
+    With a client, a stream cut by a proxy is re-attached from the last stored event (no loss, no repeat).
+    """
     outcome = _Outcome()
+    attempts = 0
     try:
         with _View(console) as view:
-            for event in stream:
-                replay_pending = event.sequence > stream.last_sequence
-                job = stream.job_name or job
-                outcome.absorb(event)
-                _show(view, event, job, replay_pending)
-                if event.is_terminal and event.kind != "snapshot":
+            while True:
+                try:
+                    for event in stream:
+                        attempts = 0
+                        replay_pending = event.sequence > stream.last_sequence
+                        job = stream.job_name or job
+                        outcome.absorb(event)
+                        _show(view, event, job, replay_pending)
+                        if event.is_terminal and event.kind != "snapshot":
+                            break
                     break
+                except MLSuiteError as exc:
+                    if client is None or not job or exc.code not in _STREAM_CUTS or attempts >= _MAX_REATTACH:
+                        raise
+                    attempts += 1
+                    view.note(f"stream lost ({exc.code.name}); re-attaching after event {stream.last_sequence}")
+                    time.sleep(min(0.5 * 2**attempts, 5.0))
+                    stream = client.watch_training_job(job, stream.last_sequence)
     except KeyboardInterrupt:
         stream.cancel()
         if job:

@@ -100,7 +100,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _watch(args: argparse.Namespace) -> int:
     with trainer_client(args) as client:
-        return follow(client.watch_training_job(args.name, args.after), out(), args, job=args.name)
+        return follow(client.watch_training_job(args.name, args.after), out(), args, job=args.name, client=client)
 
 
 def _cancel(args: argparse.Namespace) -> int:

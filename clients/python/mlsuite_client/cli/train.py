@@ -98,7 +98,7 @@ def _train(args: argparse.Namespace) -> int:
             err().print(f"follow it with: mlsuite jobs watch {job.name}", soft_wrap=True)
             return 0
         stream = client.train(args.dataset, args.target, **kwargs)
-        return follow(stream, out(), args)
+        return follow(stream, out(), args, client=client)
 
 
 def register(commands: Any) -> None:
