@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -211,8 +212,16 @@ def test_access_log_carries_request_id_and_grpc_status(proxy: NginxProxy) -> Non
     with grpc.insecure_channel(proxy.address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         stub.Check(health_pb2.HealthCheckRequest(), metadata=(("x-request-id", request_id),), timeout=10)
-    line = next(line for line in proxy.access_log().splitlines() if request_id in line)
-    assert "/grpc.health.v1.Health/Check" in line and "grpc-status=0" in line
+    # nginx writes the access-log line when it finalizes the request, which may be just after the client
+    # has its response.
+    deadline = time.monotonic() + 10
+    lines: list[str] = []
+    while not lines and time.monotonic() < deadline:
+        lines = [line for line in proxy.access_log().splitlines() if request_id in line]
+        if not lines:
+            time.sleep(0.05)
+    assert lines, "nginx logged no line with the request id"
+    assert "/grpc.health.v1.Health/Check" in lines[0] and "grpc-status=0" in lines[0]
 
 
 def test_node_client_tour_through_the_proxy(proxy: NginxProxy, make_csv: Callable[..., Path]) -> None:
