@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 NPM ?= npm
 NODE_CLIENT := clients/node
 
-.PHONY: setup proto lint test test-python test-node demo clean
+.PHONY: setup proto lint test test-python test-node demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,15 @@ test: lint test-python test-node
 
 demo: setup
 	$(PY) scripts/demo.py
+
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info $(NODE_CLIENT)/node_modules

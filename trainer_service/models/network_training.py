@@ -1,7 +1,9 @@
 """The torch network (the seed's AdvancedNN) and its epoch loop: Adam, clipping, lr schedule, early stopping.
 
-All data stays on the device. Batches are drawn by index from a per-epoch randperm, the epoch
-loss accumulates on the device, and the host syncs once per epoch (no per-step .item()).
+All data stays on the device. Each epoch's batches are consecutive slices of a per-epoch randperm,
+the epoch loss accumulates on the device, and the host syncs once per epoch (no per-step .item()).
+The per-step work is an engine from training_steps: by default the fast CPU step (flat parameter
+buffers, explicit backward) or, on CUDA, a captured CUDA graph; Engine.EAGER is the reference.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torch import nn
 
 from trainer_service.events import EpochProgress, ProgressReporter
 from trainer_service.models import TrainingDiverged
+from trainer_service.models.training_steps import Engine, TrainingStep, make_step
 
 __all__ = [
     "as_float32",
@@ -28,6 +31,7 @@ __all__ = [
     "torch_device",
     "batch_bounds",
     "train_network",
+    "Engine",
 ]
 
 logger = logging.getLogger(__name__)
@@ -58,9 +62,13 @@ def torch_device(name: str) -> torch.device:
 
 
 def as_float32(X: np.ndarray) -> np.ndarray:
-    """X as float32; values beyond float32 become inf and surface as divergence or non-finite output."""
+    """X as C-contiguous float32; values beyond float32 become inf (divergence or non-finite output).
+
+    Row-major matters: ColumnTransformer returns column-major arrays, and rows gathered or sliced
+    from a column-major tensor are strided, which makes every batch's matrix products slower.
+    """
     with np.errstate(over="ignore"):
-        return np.asarray(X, dtype=np.float32)
+        return np.ascontiguousarray(X, dtype=np.float32)
 
 
 def forward_in_chunks(
@@ -151,13 +159,50 @@ def train_network(
     settings: TrainingSettings,
     generator: torch.Generator,
     reporter: ProgressReporter | None,
+    engine: Engine = Engine.AUTO,
 ) -> TrainingHistory:
     """Train `module` in place, reporting every epoch; a non-finite loss raises TrainingDiverged."""
-    features, targets = train
+    features, _ = train
     rows = len(features)
-    optimizer = torch.optim.Adam(
-        module.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    step = make_step(
+        engine, module, loss_fn, train, learning_rate=settings.learning_rate,
+        weight_decay=settings.weight_decay, clip_norm=settings.gradient_clip_norm,
+        batch_size=settings.batch_size,
     )
+    try:
+        history = _epochs(
+            module, loss_fn, step, features.device, rows, validation, settings, generator, reporter
+        )
+    finally:
+        step.close()
+    if history.best_state is not None:
+        module.load_state_dict(history.best_state)
+    return TrainingHistory(history.train_losses, history.validation_losses, history.best_epoch)
+
+
+@dataclass(frozen=True)
+class _Epochs:
+    """What the epoch loop ends with; best_state is set only when early stopping kept one."""
+
+    train_losses: list[float]
+    validation_losses: list[float]
+    best_epoch: int
+    best_state: dict[str, torch.Tensor] | None
+
+
+def _epochs(
+    module: nn.Module,
+    loss_fn: nn.Module,
+    step: TrainingStep,
+    device: torch.device,
+    rows: int,
+    validation: tuple[torch.Tensor, torch.Tensor] | None,
+    settings: TrainingSettings,
+    generator: torch.Generator,
+    reporter: ProgressReporter | None,
+) -> _Epochs:
+    """The epoch loop: one cancel check per batch, one host sync per epoch, schedule, early stopping."""
+    optimizer = step.optimizer
     scheduler = _scheduler(optimizer, settings)
     bounds = batch_bounds(rows, settings.batch_size)
     log_every = max(1, settings.epochs // 10)
@@ -170,20 +215,12 @@ def train_network(
         epoch_started = time.perf_counter()
         learning_rate = float(optimizer.param_groups[0]["lr"])
         module.train()
-        order = torch.randperm(rows, device=features.device, generator=generator)
-        total = torch.zeros((), device=features.device)
+        step.start_epoch(torch.randperm(rows, device=device, generator=generator))
         for start, stop in bounds:
             if reporter is not None:
                 reporter.check_cancelled()
-            index = order[start:stop]
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(module(features[index]), targets[index])
-            loss.backward()
-            if settings.gradient_clip_norm > 0:
-                nn.utils.clip_grad_norm_(module.parameters(), settings.gradient_clip_norm)
-            optimizer.step()
-            total += loss.detach() * (stop - start)
-        epoch_losses = [total / rows]
+            step.step(start, stop)
+        epoch_losses = [step.finish_epoch() / rows]
         if validation is not None:
             epoch_losses.append(_mean_loss(module, loss_fn, validation))
         synced = torch.stack(epoch_losses).tolist()  # the one host sync of the epoch
@@ -231,8 +268,6 @@ def train_network(
         if settings.early_stopping and stale >= settings.patience:
             logger.info("early stopping at epoch %d; restoring the weights of epoch %d", epoch, best_epoch)
             break
-    if settings.early_stopping and best_state is not None:
-        module.load_state_dict(best_state)
-    else:
+    if not (settings.early_stopping and best_state is not None):
         best_epoch = len(train_losses)
-    return TrainingHistory(train_losses, validation_losses, best_epoch)
+    return _Epochs(train_losses, validation_losses, best_epoch, best_state)
