@@ -18,7 +18,7 @@ from grpc_status import rpc_status
 
 from mlsuite_common.errors import ErrorKind, InvalidArgument, ServiceError
 
-__all__ = ["ErrorMappingInterceptor", "status_for"]
+__all__ = ["ErrorMappingInterceptor", "status_for", "wrap_handler"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,16 +96,26 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         """Wrap whichever behavior the handler has."""
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-        if handler.unary_unary:
-            return handler._replace(unary_unary=self._wrap_unary(handler.unary_unary, method))
-        if handler.stream_unary:
-            return handler._replace(stream_unary=self._wrap_unary(handler.stream_unary, method))
-        if handler.unary_stream:
-            return handler._replace(unary_stream=self._wrap_stream(handler.unary_stream, method))
-        if handler.stream_stream:
-            return handler._replace(stream_stream=self._wrap_stream(handler.stream_stream, method))
-        return handler
+        return wrap_handler(
+            continuation(handler_call_details), handler_call_details.method, self._wrap_unary, self._wrap_stream
+        )
+
+
+Wrapper = Callable[[Callable[..., Any], str], Callable[..., Any]]
+
+
+def wrap_handler(
+    handler: grpc.RpcMethodHandler | None, method: str, wrap_unary: Wrapper, wrap_stream: Wrapper
+) -> grpc.RpcMethodHandler | None:
+    """The handler with its behavior wrapped: `wrap_unary` for unary responses, `wrap_stream` for streams."""
+    if handler is None:
+        return None
+    if handler.unary_unary:
+        return handler._replace(unary_unary=wrap_unary(handler.unary_unary, method))
+    if handler.stream_unary:
+        return handler._replace(stream_unary=wrap_unary(handler.stream_unary, method))
+    if handler.unary_stream:
+        return handler._replace(unary_stream=wrap_stream(handler.unary_stream, method))
+    if handler.stream_stream:
+        return handler._replace(stream_stream=wrap_stream(handler.stream_stream, method))
+    return handler

@@ -19,6 +19,8 @@ from typing import Any
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
+from mlsuite_common.interceptors import wrap_handler
+
 __all__ = [
     "Observability",
     "RpcMetrics",
@@ -156,19 +158,9 @@ class TelemetryInterceptor(grpc.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         """Wrap whichever behavior the handler has."""
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-        if handler.unary_unary:
-            return handler._replace(unary_unary=self._wrap_unary(handler.unary_unary, method))
-        if handler.stream_unary:
-            return handler._replace(stream_unary=self._wrap_unary(handler.stream_unary, method))
-        if handler.unary_stream:
-            return handler._replace(unary_stream=self._wrap_stream(handler.unary_stream, method))
-        if handler.stream_stream:
-            return handler._replace(stream_stream=self._wrap_stream(handler.stream_stream, method))
-        return handler
+        return wrap_handler(
+            continuation(handler_call_details), handler_call_details.method, self._wrap_unary, self._wrap_stream
+        )
 
 
 class _RequestIdFilter(logging.Filter):

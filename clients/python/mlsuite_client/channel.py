@@ -27,6 +27,7 @@ from mlsuite.trainer.v1 import trainer_service_pb2
 __all__ = [
     "Credentials",
     "create_channel",
+    "channel_for",
     "default_credentials",
     "current_credentials",
     "retried_methods",
@@ -214,3 +215,14 @@ class _BearerToken(
                                 request_iterator: Any) -> Any:
         """Add the header to a bidirectional stream."""
         return continuation(self._details(details), request_iterator)
+
+
+def channel_for(
+    channel_or_target: grpc.Channel | str, credentials: Credentials | None
+) -> tuple[grpc.Channel, bool]:
+    """(channel, whether the caller owns it): a new channel for a target, or the caller's own channel as is."""
+    if isinstance(channel_or_target, str):
+        return create_channel(channel_or_target, credentials or current_credentials()), True
+    if credentials is not None:
+        raise ValueError("credentials apply to a target; for your own channel use create_channel")
+    return channel_or_target, False

@@ -20,7 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from mlsuite.downloader.v1 import downloader_service_pb2 as pb
 from mlsuite.downloader.v1 import downloader_service_pb2_grpc as pb_grpc
 
-from mlsuite_client.channel import Credentials, create_channel, current_credentials
+from mlsuite_client.channel import Credentials, channel_for
 from mlsuite_client.downloader_types import (
     DeleteResult,
     DownloadedModel,
@@ -101,14 +101,7 @@ class DownloaderClient:
         timeout: float = 30.0,
         credentials: Credentials | None = None,
     ) -> None:
-        if isinstance(channel_or_target, str):
-            self._channel = create_channel(channel_or_target, credentials or current_credentials())
-            self._owns_channel = True
-        elif credentials is not None:
-            raise ValueError("credentials apply to a target; for your own channel use create_channel")
-        else:
-            self._channel = channel_or_target
-            self._owns_channel = False
+        self._channel, self._owns_channel = channel_for(channel_or_target, credentials)
         self._stub = pb_grpc.DownloaderServiceStub(self._channel)
         self.timeout = timeout
 

@@ -15,7 +15,7 @@ from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
 from mlsuite_client import _convert as conv
 from mlsuite_client import _requests as req
-from mlsuite_client.channel import Credentials, create_channel, current_credentials
+from mlsuite_client.channel import Credentials, channel_for
 from mlsuite_client.errors import from_rpc_error
 from mlsuite_client.trainer_types import (
     Dataset,
@@ -55,14 +55,7 @@ class TrainerClient:
         timeout: float = 30.0,
         credentials: Credentials | None = None,
     ) -> None:
-        if isinstance(channel_or_target, str):
-            self._channel = create_channel(channel_or_target, credentials or current_credentials())
-            self._owns_channel = True
-        elif credentials is not None:
-            raise ValueError("credentials apply to a target; for your own channel use create_channel")
-        else:
-            self._channel = channel_or_target
-            self._owns_channel = False
+        self._channel, self._owns_channel = channel_for(channel_or_target, credentials)
         self._stub = pb_grpc.TrainerServiceStub(self._channel)
         self.timeout = timeout
 
