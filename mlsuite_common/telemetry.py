@@ -7,6 +7,7 @@ to the handler thread so every log line of the call carries it.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -46,6 +47,16 @@ class Observability:
     log_format: str = "text"  # "text" | "json"
     metrics_host: str = ""  # empty: the gRPC --host
     metrics_port: int = -1  # -1: no endpoint; 0: a free port (printed)
+
+
+@contextlib.contextmanager
+def _bound(request_id: str) -> Iterator[None]:
+    """Bind `request_id` to the current context for the duration of the block."""
+    token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
 
 
 def current_request_id() -> str:
@@ -89,66 +100,61 @@ class TelemetryInterceptor(grpc.ServerInterceptor):
     def __init__(self, metrics: RpcMetrics) -> None:
         self._metrics = metrics
 
-    def _begin(self, context: grpc.ServicerContext) -> tuple[str, contextvars.Token[str]]:
+    @staticmethod
+    def _begin(context: grpc.ServicerContext) -> str:
+        """The call's request id (the caller's, or a new one), echoed as initial metadata."""
         given = dict(context.invocation_metadata()).get(REQUEST_ID_HEADER, "")
         request_id = given if isinstance(given, str) and 0 < len(given) <= 128 else uuid.uuid4().hex
         context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
-        return request_id, _request_id.set(request_id)
+        return request_id
 
-    def _end(self, method: str, context: grpc.ServicerContext, started: float,
-             error: BaseException | None, token: contextvars.Token[str]) -> None:
+    def _end(self, method: str, context: grpc.ServicerContext, started: float, error: BaseException | None) -> None:
         seconds = time.perf_counter() - started
         code = _final_code(context, error)
         self._metrics.observe(method, code, seconds)
         access_log.info("%s %s %.1fms", method, code.name, seconds * 1000,
                         extra={"rpc_method": method, "rpc_code": code.name, "duration_ms": round(seconds * 1000, 3)})
-        _request_id.reset(token)
 
     def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
         def handler(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()
-            _, token = self._begin(context)
             error: BaseException | None = None
-            try:
-                return behavior(request, context)
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                self._end(method, context, started, error, token)
+            with _bound(self._begin(context)):
+                try:
+                    return behavior(request, context)
+                except BaseException as exc:
+                    error = exc
+                    raise
+                finally:
+                    self._end(method, context, started, error)
 
         return handler
 
     def _wrap_stream(self, behavior: Callable[..., Iterator[Any]], method: str) -> Callable[..., Any]:
         def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started = time.perf_counter()
-            request_id, token = self._begin(context)
-            _request_id.reset(token)
+            request_id = self._begin(context)
             error: BaseException | None = None
-            responses = None
+            responses: Iterator[Any] | None = None
             try:
                 # A response generator may be resumed on another thread: bind the id around each step.
-                token = _request_id.set(request_id)
-                try:
+                with _bound(request_id):
                     responses = behavior(request, context)
-                finally:
-                    _request_id.reset(token)
                 while True:
-                    token = _request_id.set(request_id)
-                    try:
-                        response = next(responses)
-                    except StopIteration:
-                        return
-                    finally:
-                        _request_id.reset(token)
+                    with _bound(request_id):
+                        try:
+                            response = next(responses)
+                        except StopIteration:
+                            return
                     yield response
             except BaseException as exc:
                 error = exc
                 raise
             finally:
-                if responses is not None and hasattr(responses, "close"):
-                    responses.close()
-                self._end(method, context, started, error, _request_id.set(request_id))
+                if hasattr(responses, "close"):
+                    responses.close()  # type: ignore[union-attr]
+                with _bound(request_id):
+                    self._end(method, context, started, error)
 
         return handler
 

@@ -191,9 +191,9 @@ def _catalogue() -> dict[str, ModelType]:
     return {model.id: model for model in ordered}
 
 
-def list_model_types() -> list[ModelType]:
-    """All model types in a stable order: neural networks, then regressors, then classifiers."""
-    return list(_catalogue().values())
+def list_model_types(category: ModelCategory | None = None) -> list[ModelType]:
+    """Model types (of one category, or all) in a stable order: neural networks, regressors, classifiers."""
+    return [t for t in _catalogue().values() if category is None or t.category is category]
 
 
 def get_model_type(model_type: str) -> ModelType:

@@ -73,8 +73,7 @@ class TrainerServicer(pb_grpc.TrainerServiceServicer):
 
     def ListModelTypes(self, request, context):  # noqa: N802
         """The registry."""
-        category = convert.category_from_proto(request.category)
-        types = [t for t in registry.list_model_types() if category is None or t.category is category]
+        types = registry.list_model_types(convert.category_from_proto(request.category))
         return pb.ListModelTypesResponse(model_types=[convert.model_type(t) for t in types])
 
     def CreateTrainingJob(self, request, context):  # noqa: N802
