@@ -11,8 +11,8 @@ import contextlib
 import contextvars
 import json
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -77,12 +77,19 @@ class RpcMetrics:
             "mlsuite_rpc_duration_seconds", "RPC duration (whole stream for streaming RPCs)",
             ["service", "method", "code"], buckets=_BUCKETS, registry=registry,
         )
+        self._series: dict[tuple[str, grpc.StatusCode], tuple[Any, Any]] = {}
 
     def observe(self, full_method: str, code: grpc.StatusCode, seconds: float) -> None:
         """Count one finished call."""
-        service, _, method = full_method.lstrip("/").rpartition("/")
-        self.requests.labels(service, method, code.name).inc()
-        self.latency.labels(service, method, code.name).observe(seconds)
+        series = self._series.get((full_method, code))
+        if series is None:
+            service, _, method = full_method.lstrip("/").rpartition("/")
+            # labels() looks its child up under a lock; once per (method, code) is enough.
+            series = (self.requests.labels(service, method, code.name),
+                      self.latency.labels(service, method, code.name))
+            self._series[(full_method, code)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 def _final_code(context: grpc.ServicerContext, error: BaseException | None) -> grpc.StatusCode:
@@ -103,8 +110,8 @@ class TelemetryInterceptor(grpc.ServerInterceptor):
     @staticmethod
     def _begin(context: grpc.ServicerContext) -> str:
         """The call's request id (the caller's, or a new one), echoed as initial metadata."""
-        given = dict(context.invocation_metadata()).get(REQUEST_ID_HEADER, "")
-        request_id = given if isinstance(given, str) and 0 < len(given) <= 128 else uuid.uuid4().hex
+        given = next((value for key, value in context.invocation_metadata() if key == REQUEST_ID_HEADER), "")
+        request_id = given if isinstance(given, str) and 0 < len(given) <= 128 else secrets.token_hex(16)
         context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
         return request_id
 
@@ -119,14 +126,15 @@ class TelemetryInterceptor(grpc.ServerInterceptor):
         def handler(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()
             error: BaseException | None = None
-            with _bound(self._begin(context)):
-                try:
-                    return behavior(request, context)
-                except BaseException as exc:
-                    error = exc
-                    raise
-                finally:
-                    self._end(method, context, started, error)
+            token = _request_id.set(self._begin(context))
+            try:
+                return behavior(request, context)
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                self._end(method, context, started, error)
+                _request_id.reset(token)
 
         return handler
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -238,6 +238,35 @@ def prediction(value: Prediction) -> pb.Prediction:
     return pb.Prediction(number=value.number)
 
 
-def instances(values: Any) -> list[dict[str, Any]]:
-    """Predict instances as plain dicts (numbers arrive as floats, null as None)."""
-    return [json_format.MessageToDict(v) if isinstance(v, struct_pb2.Struct) else dict(v) for v in values]
+class _StructInstance(Mapping[str, Any]):
+    """One Predict instance read in place: only the features the model asks for are converted."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, struct: struct_pb2.Struct) -> None:
+        self._fields = struct.fields
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._fields.get(key)
+        if value is None:
+            raise KeyError(key)
+        kind = value.WhichOneof("kind")
+        if kind == "number_value" or kind == "string_value" or kind == "bool_value":  # noqa: PLR1714
+            return getattr(value, kind)
+        if kind == "struct_value" or kind == "list_value":  # noqa: PLR1714
+            return json_format.MessageToDict(value)
+        return None  # null_value, or a Value with nothing set
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._fields
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+
+def instances(values: Any) -> list[Mapping[str, Any]]:
+    """Predict instances as mappings (numbers arrive as floats, null as None), converted on access."""
+    return [_StructInstance(v) if isinstance(v, struct_pb2.Struct) else dict(v) for v in values]

@@ -1,4 +1,8 @@
-"""Trained models as resources: get, list, delete, and predict through a small cache of loaded models."""
+"""Trained models as resources: get, list, delete, and predict through a small cache of loaded models.
+
+The cache holds a model's record beside its loaded estimator, so a Predict on "models/{id}" that hits it
+reads nothing from the store.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ class ModelCatalog:
         self._store = store
         self._paths = paths
         self._cache_size = cache_size
-        self._cache: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[ModelRecord, LoadedModel]] = OrderedDict()
+        self._deleted: set[str] = set()
         self._lock = threading.Lock()
 
     def get(self, name: str, field: str = "name") -> ModelRecord:
@@ -45,6 +50,7 @@ class ModelCatalog:
         """Delete the model and its artifacts."""
         record = self.get(name)
         with self._lock:
+            self._deleted.add(record.id)  # a Predict loading it right now must not cache it again
             self._cache.pop(record.id, None)
         if not self._store.delete_model(record.id):
             raise NotFound(f"model {name!r} does not exist", reason="MODEL_NOT_FOUND")
@@ -64,25 +70,37 @@ class ModelCatalog:
             )
         return self.get(f"{MODELS}/{job.model_id}", field="model")
 
-    def _loaded(self, record: ModelRecord) -> LoadedModel:
+    def _loaded(self, name: str) -> tuple[ModelRecord, LoadedModel]:
+        """The record and loaded model of a Predict target; a cached "models/{id}" skips the store."""
+        if not name.startswith(f"{TRAINING_JOBS}/"):
+            with self._lock:
+                cached = self._cache.get(parse_name(name, MODELS, "model"))
+                if cached is not None:
+                    self._cache.move_to_end(cached[0].id)
+                    return cached
+        record = self.resolve(name)
         with self._lock:
-            model = self._cache.get(record.id)
-            if model is not None:
+            cached = self._cache.get(record.id)
+            if cached is not None:
                 self._cache.move_to_end(record.id)
-                return model
-        model = load_model(self._paths.models / record.id)
+                return cached
+        # Records never change once written and delete() evicts, so a cached entry stays right.
+        entry = (record, load_model(self._paths.models / record.id))
         with self._lock:
-            self._cache[record.id] = model
+            if record.id not in self._deleted:
+                self._cache[record.id] = entry
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return model
+        return entry
 
-    def predict(self, name: str, instances: Sequence[Mapping[str, object]]) -> tuple[ModelRecord, list[Prediction]]:
+    def predict(
+        self, name: str, instances: Sequence[Mapping[str, object]]
+    ) -> tuple[ModelRecord, list[Prediction]]:
         """One prediction per instance, in order."""
         if not instances:
             raise InvalidArgument("instances must not be empty", field="instances", reason="NO_INSTANCES")
         if len(instances) > MAX_INSTANCES:
             raise InvalidArgument(f"at most {MAX_INSTANCES} instances per call, got {len(instances)}",
                                   field="instances", reason="TOO_MANY_INSTANCES")
-        record = self.resolve(name)
-        return record, self._loaded(record).predict(instances)
+        record, model = self._loaded(name)
+        return record, model.predict(instances)

@@ -23,6 +23,8 @@ from sklearn.model_selection import train_test_split
 from mlsuite_common.errors import FailedPrecondition, InvalidArgument
 from trainer_service.artifacts import ModelManifest, load_manifest, load_parts, save_model
 from trainer_service.events import Phase, ProgressReporter
+from trainer_service.feature_encoder import FeatureEncoder
+from trainer_service.instances import instance_columns
 from trainer_service.metrics import classification_metrics, regression_metrics
 from trainer_service.models import NEURAL_NETWORK_TYPES, TrainingData, TrainingDiverged, build_estimator
 from trainer_service.preprocessing import (
@@ -30,7 +32,6 @@ from trainer_service.preprocessing import (
     build_preprocessor,
     encode_labels,
     infer_feature_schema,
-    instances_to_frame,
     normalize_features,
     numeric_target,
 )
@@ -276,22 +277,30 @@ class LoadedModel:
         self.category = manifest.category
         self.model_type = manifest.model_type
         self._preprocessor = preprocessor
+        # Encodes instances without pandas; None keeps scikit-learn's transform (see feature_encoder).
+        self._encoder = FeatureEncoder.compile(preprocessor)
         self._estimator = estimator
+
+    def features(self, instances: Sequence[Mapping[str, object]]) -> np.ndarray:
+        """The encoded feature matrix of instances validated against feature_schema."""
+        columns = instance_columns(instances, self.feature_schema)
+        if self._encoder is not None:
+            return self._encoder.encode(columns)
+        return self._preprocessor.transform(columns.frame())
 
     def predict(self, instances: Sequence[Mapping[str, object]]) -> list[Prediction]:
         """One prediction per instance, in order; instances are validated against feature_schema."""
-        frame = instances_to_frame(instances, self.feature_schema)
+        features = self.features(instances)
         if not instances:
             return []
-        features = self._preprocessor.transform(frame)
         if self.category is ModelCategory.REGRESSION:
             return [
-                Prediction(float(value), None, {}) for value in _predict_numbers(self._estimator, features)
+                Prediction(value, None, {}) for value in _predict_numbers(self._estimator, features).tolist()
             ]
         probabilities = _predict_probabilities(self._estimator, features, len(self.classes))
         return [
             Prediction(
-                None, self.classes[int(row.argmax())], dict(zip(self.classes, map(float, row), strict=True))
+                None, self.classes[int(row.argmax())], dict(zip(self.classes, row.tolist(), strict=True))
             )
             for row in probabilities
         ]

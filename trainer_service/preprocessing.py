@@ -1,4 +1,4 @@
-"""Feature schema, frame and instance normalisation, target encoding, and the feature ColumnTransformer.
+"""Feature schema, frame normalisation, target encoding, and the feature ColumnTransformer.
 
 Numeric columns (int64, double, bool) are median-imputed and standardised; string columns are
 imputed with their most frequent value and one-hot encoded, ignoring categories unseen in training.
@@ -7,9 +7,7 @@ imputed with their most frequent value and one-hot encoded, ignoring categories 
 from __future__ import annotations
 
 import logging
-import math
-import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +27,6 @@ __all__ = [
     "infer_feature_schema",
     "normalize_features",
     "build_preprocessor",
-    "instances_to_frame",
     "encode_labels",
     "numeric_target",
 ]
@@ -157,59 +154,6 @@ def build_preprocessor(train: pd.DataFrame, schema: Sequence[FeatureColumn]) -> 
     if categorical:
         transformers.append(("categorical", _categorical_pipeline(), categorical))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
-
-
-def _instance_value(value: object, column: FeatureColumn, field: str) -> object:
-    """One instance value checked against its column: a float (NaN if missing) or a str (NaN if missing)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return np.nan
-    if column.dtype == "string":
-        if isinstance(value, str):
-            return value
-        expected = "a string"
-    elif column.dtype == "bool":
-        if isinstance(value, (bool, np.bool_)):
-            return float(value)
-        expected = "a bool"
-    else:
-        if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-            number = float(value)
-            if not math.isfinite(number):
-                raise InvalidArgument(
-                    f"feature {column.name!r} must be finite, got {value!r}",
-                    field=field,
-                    reason="INVALID_FEATURE_VALUE",
-                )
-            return number
-        expected = "a number"
-    raise InvalidArgument(
-        f"feature {column.name!r} ({column.dtype}) must be {expected} or null, got {type(value).__name__}",
-        field=field,
-        reason="INVALID_FEATURE_TYPE",
-    )
-
-
-def instances_to_frame(
-    instances: Sequence[Mapping[str, object]], schema: Sequence[FeatureColumn]
-) -> pd.DataFrame:
-    """A normalised frame of prediction instances; extra keys are ignored, None / NaN mean missing."""
-    values: dict[str, list[object]] = {column.name: [] for column in schema}
-    for index, instance in enumerate(instances):
-        for column in schema:
-            field = f"instances[{index}].{column.name}"
-            if column.name not in instance:
-                raise InvalidArgument(
-                    f"instance {index} lacks feature {column.name!r}", field=field, reason="MISSING_FEATURE"
-                )
-            values[column.name].append(_instance_value(instance[column.name], column, field))
-    return pd.DataFrame(
-        {
-            column.name: np.array(
-                values[column.name], dtype=np.float64 if column.dtype in NUMERIC_DTYPES else object
-            )
-            for column in schema
-        }
-    )
 
 
 def _label(value: object) -> str:

@@ -22,6 +22,7 @@ from torch import nn
 from mlsuite_common.errors import FailedPrecondition
 from trainer_service.events import ProgressReporter
 from trainer_service.models import TrainingDiverged
+from trainer_service.models.cpu_inference import FoldedNetwork
 from trainer_service.models.network_training import (
     TrainingSettings,
     as_float32,
@@ -148,17 +149,28 @@ class _NeuralNetwork(BaseEstimator, metaclass=abc.ABCMeta):
         return self
 
     def _install(self, module: nn.Module, n_features: int, device: str) -> None:
+        # On the CPU, predictions run through the BatchNorm-folded numpy copy (see cpu_inference).
+        folded = FoldedNetwork.compile(module) if torch.device(device).type == "cpu" else None
         with self._lock:
             self.module_ = module
+            self._folded = folded
             self.n_features_in_ = n_features
             self.device_ = device
 
     def _forward(self, X: np.ndarray) -> np.ndarray:
         """Network outputs (after the subclass's output transform) as float64, never silently non-finite."""
-        check_is_fitted(self, "module_")
+        if "module_" not in self.__dict__:  # check_is_fitted's full scan costs more than a one-row forward
+            check_is_fitted(self, "module_")
+        features = as_float32(X)
         with self._lock:
-            outputs = forward_in_chunks(self.module_, as_float32(X), self._transform_output)
-        result = outputs.numpy().astype(np.float64).reshape(len(X), self._n_outputs())
+            module, folded = self.module_, self._folded
+        if folded is not None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                outputs = self._transform_array(folded(features))
+        else:
+            with self._lock:
+                outputs = forward_in_chunks(module, features, self._transform_output).numpy()
+        result = outputs.astype(np.float64).reshape(len(X), self._n_outputs())
         if not np.isfinite(result).all():
             raise FailedPrecondition(
                 "the network produced a non-finite output; "
@@ -168,6 +180,9 @@ class _NeuralNetwork(BaseEstimator, metaclass=abc.ABCMeta):
         return result
 
     def _transform_output(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs
+
+    def _transform_array(self, outputs: np.ndarray) -> np.ndarray:
         return outputs
 
     def network_config(self) -> dict[str, Any]:
@@ -270,6 +285,10 @@ class NeuralNetworkClassifier(ClassifierMixin, _NeuralNetwork):
 
     def _transform_output(self, outputs: torch.Tensor) -> torch.Tensor:
         return torch.softmax(outputs, dim=1)
+
+    def _transform_array(self, outputs: np.ndarray) -> np.ndarray:
+        shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, columns in the order of classes_."""

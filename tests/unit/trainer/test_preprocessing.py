@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from mlsuite_common.errors import InvalidArgument
+from trainer_service.instances import instances_to_frame
 from trainer_service.preprocessing import (
     FeatureColumn,
     build_preprocessor,
     encode_labels,
     infer_feature_schema,
-    instances_to_frame,
     normalize_features,
     numeric_target,
 )
