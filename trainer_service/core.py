@@ -33,7 +33,10 @@ class TrainerCore:
         paths.create()
         store = Store(paths.database)
         jobs = JobManager(
-            store, JobRunner(paths, config.gpu), max_concurrent_jobs=config.max_concurrent_jobs,
+            store,
+            JobRunner(paths, config.gpu, torch_threads=config.torch_threads, log_level=config.log_level,
+                      log_format=config.observability.log_format),
+            max_concurrent_jobs=config.max_concurrent_jobs,
             max_queued_jobs=config.max_queued_jobs, heartbeat_seconds=config.heartbeat_seconds,
         )
         return cls(store, DatasetCatalog(store, paths, config.max_upload_bytes), jobs, ModelCatalog(store, paths))

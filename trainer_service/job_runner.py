@@ -1,4 +1,4 @@
-"""Runs one training job on a worker thread: load, train, save, publish the result."""
+"""Runs one training job from a worker thread: train in a job process, save, publish the result."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from trainer_service import registry
-from trainer_service.datasets import DatasetFormat, load_frame
 from trainer_service.devices import GpuSettings
 from trainer_service.events import EpochProgress, JobCancelled, JobState, Phase
+from trainer_service.job_process import TrainingProcesses
 from trainer_service.job_specs import ResolvedSpec
+from trainer_service.job_worker import WorkerTask
 from trainer_service.names import new_id
 from trainer_service.paths import DataPaths
-from trainer_service.pipeline import TrainingRequest, run_training
+from trainer_service.pipeline import TrainingRequest
 from trainer_service.records import FeatureRecord, JobEvent, ModelRecord
 
 if TYPE_CHECKING:
@@ -57,22 +58,23 @@ class _Reporter:
 
 
 class JobRunner:
-    """Everything a job needs besides its bookkeeping: data files, the pipeline, the model store."""
+    """Everything a job needs besides its bookkeeping: data files, the training processes, the model store."""
 
-    def __init__(self, paths: DataPaths, gpu: GpuSettings) -> None:
+    def __init__(
+        self, paths: DataPaths, gpu: GpuSettings, *, torch_threads: int = 1, log_level: str = "INFO",
+        log_format: str = "text",
+    ) -> None:
         self.paths = paths
         self.gpu = gpu
+        self.processes = TrainingProcesses()
+        self._torch_threads = torch_threads
+        self._log = (log_level, log_format)
 
     def run(self, live: LiveJob, resolved: ResolvedSpec, manager: JobManager) -> None:
         """Train the job's model and publish SUCCEEDED with it; raises on failure or cancel."""
         reporter = _Reporter(manager, live)
         spec = live.record.spec
         dataset = resolved.dataset
-        reporter.on_phase(Phase.LOADING_DATA)
-        frame = load_frame(
-            dataset_file(self.paths, dataset.id, dataset.format), DatasetFormat(dataset.format),
-            columns=[*resolved.feature_columns, spec.target_column],
-        )
         request = TrainingRequest(
             target_column=spec.target_column, feature_columns=resolved.feature_columns,
             model_type=spec.model_type, hyperparameters=resolved.hyperparameters,
@@ -80,8 +82,14 @@ class JobRunner:
         )
         staging = self.paths.tmp / f"model-{new_id()}"
         staging.mkdir(parents=True)
+        task = WorkerTask(
+            job_id=live.record.id, dataset_path=str(dataset_file(self.paths, dataset.id, dataset.format)),
+            dataset_format=dataset.format, columns=(*resolved.feature_columns, spec.target_column),
+            request=request, artifact_dir=str(staging), torch_threads=self._torch_threads,
+            log_level=self._log[0], log_format=self._log[1],
+        )
         try:
-            outcome = run_training(frame, request, reporter, staging)
+            outcome = self.processes.run(task, reporter, live.cancel_requested)
             reporter.check_cancelled()
             model_id = new_id()
             final = self.paths.models / model_id

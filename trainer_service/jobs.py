@@ -104,6 +104,10 @@ class JobManager:
                          error_reason=reason, error_message=text)
         return job, event
 
+    def warm(self) -> None:
+        """Start loading the training processes' libraries now rather than with the first job."""
+        self._runner.processes.warm()
+
     def add_observer(self, observer: Callable[[JobRecord, JobEvent], None]) -> None:
         """Call `observer(job, event)` after every published event (it must be cheap and not block)."""
         self._observers.append(observer)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import cast
 
 import grpc
+from google.protobuf.message import Message
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
-from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry
 
 from mlsuite_common.interceptors import ErrorMappingInterceptor
@@ -26,7 +26,7 @@ from trainer_service.core import TrainerCore
 from trainer_service.servicer import TrainerServicer
 from trainer_service.telemetry import register_trainer_metrics
 
-__all__ = ["build_server", "interceptors", "serve", "SERVICE_NAME", "ERROR_DOMAIN", "METHOD_SCOPES"]
+__all__ = ["add_servicer", "build_server", "interceptors", "serve", "SERVICE_NAME", "ERROR_DOMAIN", "METHOD_SCOPES"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,37 @@ def interceptors(config: Config, metrics: RpcMetrics) -> list[grpc.ServerInterce
     return chain
 
 
+def _serialize(message: Message | bytes) -> bytes:
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+_HANDLER_FACTORIES = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
+
+
+def add_servicer(servicer: TrainerServicer, server: grpc.Server) -> None:
+    """What the generated add_TrainerServiceServicer_to_server does, with a serializer that also takes bytes.
+
+    The event streams send one pre-encoded copy of each stored event to all of a job's watchers
+    (servicer.EncodedEvents); every other response is a message, serialised as usual.
+    """
+    service = pb.DESCRIPTOR.services_by_name["TrainerService"]
+    handlers = {
+        method.name: _HANDLER_FACTORIES[(method.client_streaming, method.server_streaming)](
+            getattr(servicer, method.name),
+            request_deserializer=getattr(pb, method.input_type.name).FromString,
+            response_serializer=_serialize,
+        )
+        for method in service.methods
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
 def build_server(
     config: Config, core: TrainerCore | PendingCore[TrainerCore], registry: CollectorRegistry | None = None
 ) -> tuple[grpc.Server, int, ServingHealth]:
@@ -63,7 +94,7 @@ def build_server(
 
     def register(server: grpc.Server) -> None:
         # A PendingCore answers UNAVAILABLE (SERVER_STARTING) until it is filled with the opened core.
-        pb_grpc.add_TrainerServiceServicer_to_server(TrainerServicer(cast(TrainerCore, core)), server)
+        add_servicer(TrainerServicer(cast(TrainerCore, core)), server)
 
     return create_server(config.server, interceptors(config, metrics), register, [SERVICE_NAME])
 
@@ -84,6 +115,7 @@ def serve(config: Config, announce: Callable[[str], None] = lambda line: None) -
         server.stop(0)
         raise
     pending.fill(core)
+    core.jobs.warm()
     register_trainer_metrics(registry, core)
     observability = config.observability
     if observability.metrics_port >= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -14,8 +15,9 @@ from mlsuite_common.errors import InvalidArgument
 from trainer_service import convert, registry
 from trainer_service.core import TrainerCore
 from trainer_service.dataset_catalog import UploadMetadata
+from trainer_service.records import JobEvent
 
-__all__ = ["TrainerServicer"]
+__all__ = ["TrainerServicer", "EncodedEvents"]
 
 
 def _upload_parts(requests: Iterator[pb.UploadDatasetRequest]) -> tuple[UploadMetadata, Iterator[bytes]]:
@@ -45,11 +47,45 @@ def _stopped_flag(context: grpc.ServicerContext) -> threading.Event:
     return left
 
 
+class EncodedEvents:
+    """Stored events encoded once and shared by every stream that sends them.
+
+    An epoch event goes to every watcher of its job; converting and serialising it once instead of
+    once per watcher takes most of the per-watcher Python work off the server. WatchTrainingJobResponse
+    and TrainResponse both hold just `TrainingEvent event = 1`, so the same bytes serve both.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._encoded: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, job_name: str, event: JobEvent) -> bytes:
+        """The wire bytes of a Watch/Train response carrying this stored event."""
+        key = (job_name, event.sequence)
+        with self._lock:
+            encoded = self._encoded.get(key)
+            if encoded is not None:
+                self._encoded.move_to_end(key)
+                return encoded
+        encoded = pb.WatchTrainingJobResponse(event=convert.event(event, datetime.now(UTC))).SerializeToString()
+        with self._lock:
+            self._encoded[key] = encoded
+            while len(self._encoded) > self._size:
+                self._encoded.popitem(last=False)
+        return encoded
+
+
 class TrainerServicer(pb_grpc.TrainerServiceServicer):
-    """Adapter from gRPC to TrainerCore."""
+    """Adapter from gRPC to TrainerCore.
+
+    WatchTrainingJob and Train yield stored events as pre-encoded bytes (EncodedEvents); the server
+    registers the service with a serializer that passes bytes through (server.add_servicer).
+    """
 
     def __init__(self, core: TrainerCore) -> None:
         self._core = core
+        self._encoded = EncodedEvents()
 
     def UploadDataset(self, request_iterator, context):  # noqa: N802
         """Stream an upload into the dataset catalog."""
@@ -96,21 +132,27 @@ class TrainerServicer(pb_grpc.TrainerServiceServicer):
         """Cancel a job."""
         return pb.CancelTrainingJobResponse(training_job=convert.training_job(self._core.jobs.cancel(request.name)))
 
-    def _events(self, name: str, after_sequence: int, context: grpc.ServicerContext) -> Iterator[pb.TrainingEvent]:
+    def _events(
+        self, name: str, after_sequence: int, context: grpc.ServicerContext
+    ) -> Iterator[pb.TrainingEvent | bytes]:
+        """Stored events as encoded responses; the snapshot and heartbeats (stamped now) as messages."""
         left = _stopped_flag(context)
         for item in self._core.jobs.watch(name, after_sequence, left.is_set):
-            yield convert.event(item, datetime.now(UTC))
+            if isinstance(item, JobEvent):
+                yield self._encoded.get(name, item)
+            else:
+                yield convert.event(item, datetime.now(UTC))
 
     def WatchTrainingJob(self, request, context):  # noqa: N802
         """Snapshot, stored events, live events, heartbeats."""
         for event in self._events(request.name, request.after_sequence, context):
-            yield pb.WatchTrainingJobResponse(event=event)
+            yield event if isinstance(event, bytes) else pb.WatchTrainingJobResponse(event=event)
 
     def Train(self, request, context):  # noqa: N802
         """Create and watch in one call."""
         job = self._core.jobs.create(convert.spec_from_proto(request.spec), request.request_id)
         for event in self._events(f"trainingJobs/{job.id}", 0, context):
-            yield pb.TrainResponse(event=event)
+            yield event if isinstance(event, bytes) else pb.TrainResponse(event=event)
 
     def GetModel(self, request, context):  # noqa: N802
         """One model."""

@@ -320,7 +320,7 @@ def test_heartbeat_carries_the_latest_sequence_of_a_running_job(trainer_stub, da
         assert events[index].state == before[-1].state == RUNNING
 
 
-def test_cancel_scikit_learn_job_at_the_next_phase_boundary(trainer, trainer_stub, dataset) -> None:
+def test_cancel_scikit_learn_job_during_its_fit(trainer, trainer_stub, dataset) -> None:
     spec = make_spec(dataset.name, "y", "gradient_boosting_regressor", {"n_estimators": 2000, "max_depth": 3})
     job = _create(trainer_stub, spec)
     wait_for(trainer_stub, job.name, lambda j: j.phase == pb.TRAINING_PHASE_FITTING)

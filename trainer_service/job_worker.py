@@ -1,0 +1,112 @@
+"""The training process of one job: load the dataset, run the pipeline, report back through a pipe.
+
+Runs in a child of the server (see job_process). It never touches the store or the gRPC server:
+everything it has to say goes up the pipe as a message, and the server publishes it.
+
+    ("phase", Phase)            a phase starts
+    ("epoch", EpochProgress)    an epoch finished
+    ("done", TrainingOutcome)   the model is in the artifact directory
+    ("cancelled",)              the cancel flag was seen
+    ("failed", reason, message) a domain error (bad data, divergence, ...) with a client-safe message
+    ("crashed",)                anything else; the traceback is in this process's log
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlsuite_common.telemetry import configure_logging
+from trainer_service.datasets import DatasetFormat, load_frame
+from trainer_service.devices import configure_cpu_threads
+from trainer_service.events import EpochProgress, JobCancelled, Phase
+from trainer_service.pipeline import TrainingRequest, run_training
+
+__all__ = ["WorkerTask", "run_task"]
+
+logger = logging.getLogger(__name__)
+
+
+class _Flag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class WorkerTask:
+    """Everything one training process needs, picklable."""
+
+    job_id: str
+    dataset_path: str
+    dataset_format: str
+    columns: tuple[str, ...]
+    request: TrainingRequest
+    artifact_dir: str
+    torch_threads: int
+    log_level: str
+    log_format: str
+
+
+class _PipeReporter:
+    """The ProgressReporter of a training process: messages up the pipe, cancel from a shared flag."""
+
+    def __init__(self, conn: Connection, cancel: _Flag) -> None:
+        self._conn = conn
+        self._cancel = cancel
+        self._parent = os.getppid()
+
+    def send(self, *message: Any) -> None:
+        """Send one message; a server that went away cancels the run."""
+        try:
+            self._conn.send(message)
+        except (BrokenPipeError, EOFError, OSError):
+            raise JobCancelled() from None
+
+    def on_phase(self, phase: Phase) -> None:
+        """Report a phase change."""
+        self.check_cancelled()
+        self.send("phase", phase)
+
+    def on_epoch(self, progress: EpochProgress) -> None:
+        """Report a finished epoch."""
+        self.send("epoch", progress)
+
+    def check_cancelled(self) -> None:
+        """Raise JobCancelled when the server asked, or when the process that started this one is gone."""
+        if self._cancel.is_set() or os.getppid() != self._parent:
+            raise JobCancelled()
+
+
+def run_task(task: WorkerTask, conn: Connection, cancel: _Flag) -> None:
+    """The training process's entry point; ends by sending exactly one final message."""
+    configure_logging(task.log_level, task.log_format)
+    configure_cpu_threads(task.torch_threads)
+    reporter = _PipeReporter(conn, cancel)
+    try:
+        reporter.on_phase(Phase.LOADING_DATA)
+        frame = load_frame(
+            Path(task.dataset_path), DatasetFormat(task.dataset_format), columns=list(task.columns)
+        )
+        outcome = run_training(frame, task.request, reporter, Path(task.artifact_dir))
+        reporter.send("done", outcome)
+    except JobCancelled:
+        _send_last(conn, ("cancelled",))
+    except Exception as exc:  # noqa: BLE001 - every failure is reported; the traceback stays in this log
+        reason = getattr(exc, "reason", None)
+        if reason is None:
+            logger.error("job %s: training failed unexpectedly", task.job_id, exc_info=exc)
+            _send_last(conn, ("crashed",))
+        else:
+            _send_last(conn, ("failed", str(reason), str(getattr(exc, "message", exc))))
+    finally:
+        conn.close()
+
+
+def _send_last(conn: Connection, message: tuple[Any, ...]) -> None:
+    try:
+        conn.send(message)
+    except (BrokenPipeError, EOFError, OSError):
+        pass  # the server is gone; nobody is left to tell
