@@ -1,16 +1,30 @@
-"""Datasets as resources: upload (streamed to disk, inspected, stored atomically), get, list, delete."""
+"""Datasets as resources: upload (streamed to disk, inspected, stored atomically), get, list, delete.
+
+A CSV is inspected while it arrives: a thread parses the bytes already on disk as the next chunks
+come in, so an upload takes about as long as the slower of receiving and parsing, not their sum.
+Its result (or error) is only looked at after the last chunk has been checked, so the size cap,
+the chunk rules and the sha256 keep answering first, as they did when inspection came after.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mlsuite_common.errors import FailedPrecondition, InvalidArgument, NotFound
-from trainer_service.datasets import DatasetFormat, DatasetWriter, inspect_dataset, validate_sha256
+from trainer_service.datasets import (
+    DatasetFormat,
+    DatasetStats,
+    DatasetWriter,
+    inspect_csv,
+    inspect_dataset,
+    validate_sha256,
+)
 from trainer_service.names import DATASETS, new_id, parse_name
 from trainer_service.paths import DataPaths
 from trainer_service.records import ColumnRecord, DatasetRecord
@@ -29,6 +43,36 @@ class UploadMetadata:
     format: DatasetFormat | None
     sha256: str
     request_id: str
+
+
+class _CsvInspection:
+    """inspect_csv over an upload in progress, on a thread of its own."""
+
+    def __init__(self, writer: DatasetWriter) -> None:
+        self._writer = writer
+        self._stats: DatasetStats | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="csv-inspection", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._stats = inspect_csv(self._writer.follow())
+        except BaseException as exc:  # noqa: BLE001 - handed to the upload's thread by result()
+            self._error = exc
+
+    def result(self) -> DatasetStats:
+        """The stats once the finished upload is parsed to its end; raises what the inspection raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._stats is not None
+        return self._stats
+
+    def stop(self) -> None:
+        """Abandon the upload (a no-op once it is finished) and wait for the thread to notice."""
+        self._writer.abort()
+        self._thread.join()
 
 
 class DatasetCatalog:
@@ -59,11 +103,16 @@ class DatasetCatalog:
         staging.mkdir(parents=True)
         try:
             with DatasetWriter(staging, self._max_upload_bytes) as writer:
-                for chunk in chunks:
-                    writer.write(chunk)
-                data_file = staging / f"data.{metadata.format.value.lower()}"
-                writer.finish(data_file, expected_sha or None)
-            stats = inspect_dataset(data_file, metadata.format)
+                inspection = _CsvInspection(writer) if metadata.format is DatasetFormat.CSV else None
+                try:
+                    for chunk in chunks:
+                        writer.write(chunk)
+                    data_file = staging / f"data.{metadata.format.value.lower()}"
+                    writer.finish(data_file, expected_sha or None)
+                    stats = inspection.result() if inspection else inspect_dataset(data_file, metadata.format)
+                finally:
+                    if inspection is not None:
+                        inspection.stop()
             record = DatasetRecord(
                 id=dataset_id, display_name=metadata.display_name or "untitled", format=metadata.format.value,
                 row_count=stats.row_count,

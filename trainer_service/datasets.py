@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -35,6 +35,8 @@ __all__ = [
     "DatasetFormat",
     "DatasetStats",
     "DatasetWriter",
+    "CsvSource",
+    "inspect_csv",
     "inspect_dataset",
     "load_frame",
     "validate_sha256",
@@ -95,10 +97,45 @@ class DatasetStats:
     columns: tuple[ColumnInfo, ...]
 
 
+class CsvSource(Protocol):
+    """Where a CSV's bytes come from: a stored file, or an upload still arriving (upload.UploadFollower)."""
+
+    @property
+    def label(self) -> str:
+        """The server path behind the source, kept out of error messages."""
+
+    def head(self, size: int) -> bytes:
+        """The first `size` bytes, fewer only if the CSV is shorter."""
+
+    def open(self) -> Any:
+        """A new readable file object (or pyarrow NativeFile) positioned at the first byte."""
+
+
+@dataclass(frozen=True)
+class _FileSource:
+    path: Path
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+    def head(self, size: int) -> bytes:
+        with open(self.path, "rb") as head:
+            return head.read(size)
+
+    def open(self) -> pa.NativeFile:
+        return pa.OSFile(str(self.path))
+
+
+def inspect_csv(source: CsvSource, *, block_size: int = CSV_BLOCK_BYTES) -> DatasetStats:
+    """inspect_dataset for a CSV from any source, e.g. an upload while it arrives."""
+    return _read_csv(source, lambda reader: _tally(reader, reader.schema), None, block_size)
+
+
 def inspect_dataset(path: Path, fmt: DatasetFormat, *, block_size: int = CSV_BLOCK_BYTES) -> DatasetStats:
     """Stream through the file and report rows, dtypes and null counts (NaN counts as null)."""
     if fmt is DatasetFormat.CSV:
-        return _read_csv(path, lambda reader: _tally(reader, reader.schema), None, block_size)
+        return inspect_csv(_FileSource(path), block_size=block_size)
     return _read_parquet(path, lambda pf: _tally(pf.iter_batches(_PARQUET_BATCH_ROWS), pf.schema_arrow))
 
 
@@ -111,7 +148,7 @@ def load_frame(
 ) -> pd.DataFrame:
     """Load the dataset with the dtypes inspect_dataset reports, optionally only `columns` (file order)."""
     if fmt is DatasetFormat.CSV:
-        table = _read_csv(path, lambda reader: reader.read_all(), columns, block_size)
+        table = _read_csv(_FileSource(path), lambda reader: reader.read_all(), columns, block_size)
     else:
         table = _read_parquet(path, lambda pf: pf.read(columns=_selected(pf.schema_arrow.names, columns)))
     if table.num_rows == 0:
@@ -241,16 +278,17 @@ def _wider(arrow_type: pa.DataType) -> pa.DataType | None:
 
 
 def _read_csv(
-    path: Path,
+    source: CsvSource,
     consume: Callable[[pa_csv.CSVStreamingReader], T],
     columns: Sequence[str] | None,
     block_size: int,
 ) -> T:
-    """Stream a CSV file into `consume`, re-reading with widened types until every block converts."""
-    _check_size(path)
-    with open(path, "rb") as head:
-        if b"\0" in head.read(_SNIFF_BYTES):
-            raise _invalid("the upload is not a text CSV file", "UNREADABLE_DATASET")
+    """Stream a CSV into `consume`; re-read from the start with widened types until every block converts."""
+    head = source.head(_SNIFF_BYTES)
+    if not head:
+        raise _invalid("the dataset file is empty", "EMPTY_DATASET")
+    if b"\0" in head:
+        raise _invalid("the upload is not a text CSV file", "UNREADABLE_DATASET")
     inferred: pa.Schema | None = None
     column_types: dict[str, pa.DataType] = {}
     include: list[str] | None = None
@@ -258,8 +296,8 @@ def _read_csv(
     while True:
         ragged: list[pa_csv.InvalidRow] = []
         try:
-            with pa.OSFile(str(path)) as source:
-                reader = _open_csv(source, block_size, use_threads, column_types, include, ragged)
+            with source.open() as stream:
+                reader = _open_csv(stream, block_size, use_threads, column_types, include, ragged)
                 if inferred is None:
                     inferred = reader.schema
                     _check_names(inferred.names)
@@ -283,7 +321,7 @@ def _read_csv(
                 raise _ragged(ragged[0]) from None
             name = _failed_column(exc, inferred)
             if name is None or inferred is None:
-                raise _unreadable(exc, path) from None
+                raise _unreadable(exc, source.label) from None
             current = column_types.get(name, inferred.field(name).type)
             wider = _wider(current)
             if wider is None:
@@ -296,7 +334,7 @@ def _read_csv(
 
 
 def _open_csv(
-    source: pa.NativeFile,
+    source: Any,
     block_size: int,
     use_threads: bool,
     column_types: dict[str, pa.DataType],
@@ -341,9 +379,9 @@ def _ragged(row: pa_csv.InvalidRow) -> InvalidArgument:
     )
 
 
-def _unreadable(exc: pa.ArrowInvalid, path: Path) -> InvalidArgument:
+def _unreadable(exc: pa.ArrowInvalid, label: str) -> InvalidArgument:
     """EMPTY_DATASET or UNREADABLE_DATASET from a pyarrow parse error, without server paths."""
-    detail = str(exc).replace(str(path), "<dataset>")
+    detail = str(exc).replace(label, "<dataset>")
     if "Empty CSV file" in detail:
         return _invalid("the dataset has no header row", "EMPTY_DATASET")
     if len(detail) > 200:

@@ -1,20 +1,26 @@
-"""Receiving an uploaded dataset: chunks streamed to a temp file, hashed, size-capped, moved atomically."""
+"""Receiving an uploaded dataset: chunks streamed to a temp file, hashed, size-capped, moved atomically.
+
+While the chunks arrive, other threads can read the bytes already written (DatasetWriter.follow), so
+a dataset can be inspected during its upload instead of after it.
+"""
 
 from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import logging
 import os
 import re
 import tempfile
+import threading
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from mlsuite_common.errors import InvalidArgument, ResourceExhausted
 
-__all__ = ["MAX_CHUNK_BYTES", "DatasetWriter", "validate_sha256"]
+__all__ = ["MAX_CHUNK_BYTES", "DatasetWriter", "UploadAbandoned", "UploadFollower", "validate_sha256"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +43,10 @@ def validate_sha256(value: str) -> str:
     return value.lower()
 
 
+class UploadAbandoned(OSError):
+    """The upload a follower reads was aborted; its bytes are gone."""
+
+
 class DatasetWriter:
     """Receives an upload's chunks into a temp file under `directory`, hashing as it goes."""
 
@@ -50,6 +60,10 @@ class DatasetWriter:
         self._hash = hashlib.sha256()
         self._size = 0
         self._chunks = 0
+        # Followers wait on this for more bytes; _path is where the bytes are now (temp, then final).
+        self._changed = threading.Condition()
+        self._path = Path(name)
+        self._state = "open"  # "open" | "finished" | "aborted"
 
     @property
     def size_bytes(self) -> int:
@@ -85,6 +99,7 @@ class DatasetWriter:
             )
         try:
             self._file.write(chunk)
+            self._file.flush()  # followers read through their own descriptors
         except OSError as exc:
             self.abort()
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -93,8 +108,10 @@ class DatasetWriter:
                 ) from exc
             raise
         self._hash.update(chunk)
-        self._size += len(chunk)
         self._chunks += 1
+        with self._changed:
+            self._size += len(chunk)
+            self._changed.notify_all()
 
     def finish(self, final_path: Path, expected_sha256: str | None) -> None:
         """Check the upload, fsync it and atomically move it to `final_path` (same filesystem)."""
@@ -119,7 +136,11 @@ class DatasetWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            os.replace(temp_path, final_path)
+            with self._changed:
+                os.replace(temp_path, final_path)
+                self._path = final_path
+                self._state = "finished"
+                self._changed.notify_all()
         except BaseException:
             self.abort()
             raise
@@ -128,12 +149,20 @@ class DatasetWriter:
         logger.info("stored upload of %d bytes in %d chunks", self._size, self._chunks)
 
     def abort(self) -> None:
-        """Discard the upload and remove the temp file; safe to call more than once."""
+        """Discard the upload and remove the temp file; safe to call more than once, a no-op once finished."""
+        with self._changed:
+            if self._state == "open":
+                self._state = "aborted"
+                self._changed.notify_all()
         if not self._file.closed:
             self._file.close()
         if self._temp_path is not None:
             self._temp_path.unlink(missing_ok=True)
             self._temp_path = None
+
+    def follow(self) -> UploadFollower:
+        """A reader of this upload's bytes, from the start, that waits for the ones still to come."""
+        return UploadFollower(self)
 
     def __enter__(self) -> Self:
         """Return the writer itself."""
@@ -152,6 +181,67 @@ class DatasetWriter:
         if self._temp_path is None:
             raise RuntimeError("the upload was already finished or aborted")
         return self._temp_path
+
+
+class UploadFollower:
+    """A CSV source (datasets.CsvSource) over an upload in progress: every open() reads from the first byte."""
+
+    def __init__(self, writer: DatasetWriter) -> None:
+        self._writer = writer
+
+    @property
+    def label(self) -> str:
+        """The temp file's path, to keep out of error messages."""
+        return str(self._writer._path)  # noqa: SLF001 - the writer's own follower
+
+    def head(self, size: int) -> bytes:
+        """The first `size` bytes (fewer only if the whole upload is shorter)."""
+        with self.open() as stream:
+            data = b""
+            while len(data) < size and (more := stream.read(size - len(data))):
+                data += more
+            return data
+
+    def open(self) -> io.RawIOBase:
+        """A new reader from the first byte."""
+        return _FollowingReader(self._writer)
+
+
+class _FollowingReader(io.RawIOBase):
+    """Reads an upload's file as it grows: blocks for bytes not yet written, EOF once it is finished."""
+
+    def __init__(self, writer: DatasetWriter) -> None:
+        super().__init__()
+        self._writer = writer
+        with writer._changed:  # noqa: SLF001 - opened under the lock so a concurrent rename cannot slip in
+            self._fd = os.open(writer._path, os.O_RDONLY)  # noqa: SLF001
+        self._position = 0
+
+    def readable(self) -> bool:
+        """Always."""
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        """Fill `buffer` with the next bytes, waiting for the writer when there are none yet."""
+        writer = self._writer
+        with writer._changed:  # noqa: SLF001
+            while self._position >= writer._size and writer._state == "open":  # noqa: SLF001
+                writer._changed.wait()  # noqa: SLF001
+            if writer._state == "aborted":  # noqa: SLF001
+                raise UploadAbandoned("the upload was abandoned")
+            available = writer._size - self._position  # noqa: SLF001
+        if available <= 0:
+            return 0
+        data = os.pread(self._fd, min(len(buffer), available), self._position)
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        """Close the descriptor."""
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
 
 
 def _fsync_directory(directory: Path) -> None:

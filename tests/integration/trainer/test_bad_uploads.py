@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 
 import grpc
 import pyarrow as pa
@@ -164,3 +166,33 @@ def test_long_display_name_and_upload_request_id(baseline, check) -> None:
 def test_bad_column_names(baseline, check) -> None:
     check(baseline.upload(_csv_upload(b"a,a,y\n1,2,3\n")), INVALID, "INVALID_COLUMN_NAMES", "chunk")
     check(baseline.upload(_csv_upload(b"a,,y\n1,2,3\n")), INVALID, "INVALID_COLUMN_NAMES", "chunk")
+
+
+def _inspection_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "csv-inspection"]
+
+
+def test_an_abandoned_upload_leaves_no_file_and_no_inspection_behind(trainer, trainer_stub) -> None:
+    data_dir = trainer.config.data_dir
+    assert _inspection_threads() == []
+    hold = threading.Event()
+
+    def requests():
+        yield pb.UploadDatasetRequest(
+            metadata=pb.DatasetMetadata(display_name="abandoned", format=pb.DATASET_FORMAT_CSV)
+        )
+        yield pb.UploadDatasetRequest(chunk=b"a,b\n" + b"1,2\n" * 5000)
+        hold.wait(30)  # the client stalls mid-upload, then goes away
+
+    call = trainer_stub.UploadDataset.future(requests(), timeout=RPC_TIMEOUT)
+    deadline = time.monotonic() + 20
+    while not _inspection_threads():  # the CSV is being inspected while it arrives
+        assert time.monotonic() < deadline, "the upload never started inspecting"
+        time.sleep(0.02)
+    call.cancel()
+    hold.set()
+    while _inspection_threads() or list((data_dir / "tmp").iterdir()):
+        assert time.monotonic() < deadline, "the abandoned upload left its inspection or its file behind"
+        time.sleep(0.02)
+    assert trainer_stub.ListDatasets(pb.ListDatasetsRequest(), timeout=RPC_TIMEOUT).datasets == []
+    assert upload(trainer_stub, b"a,y\n1,2\n3,4\n").row_count == 2  # and the next upload works
