@@ -12,11 +12,11 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mlsuite_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from mlsuite_common.errors import Cancelled, FailedPrecondition, InvalidArgument, NotFound
 from trainer_service.datasets import (
     DatasetFormat,
     DatasetStats,
@@ -83,8 +83,15 @@ class DatasetCatalog:
         self._paths = paths
         self._max_upload_bytes = max_upload_bytes
 
-    def upload(self, metadata: UploadMetadata, chunks: Iterable[bytes]) -> DatasetRecord:
-        """Receive the chunks, verify and inspect the file, then publish it; nothing partial is ever kept."""
+    def upload(
+        self, metadata: UploadMetadata, chunks: Iterable[bytes], abandoned: Callable[[], bool] = lambda: False
+    ) -> DatasetRecord:
+        """Receive the chunks, verify and inspect the file, then publish it; nothing partial is ever kept.
+
+        `abandoned` is asked once more just before the dataset is published: a client that cancelled
+        mid-upload can look like one that finished (the stream just ends), and its truncated file
+        must not become a dataset.
+        """
         if len(metadata.display_name) > 256:
             raise InvalidArgument("display_name is longer than 256 characters", field="metadata.display_name",
                                   reason="INVALID_DISPLAY_NAME")
@@ -120,6 +127,8 @@ class DatasetCatalog:
                 size_bytes=writer.size_bytes, sha256=writer.sha256, request_id=metadata.request_id,
                 create_time=datetime.now(UTC),
             )
+            if abandoned():
+                raise Cancelled("the client cancelled the upload", reason="UPLOAD_ABANDONED")
             final = self._paths.datasets / dataset_id
             os.replace(staging, final)
             stored = self._store.insert_dataset(record)

@@ -2,8 +2,8 @@
 
 Every event is stored first and then published to in-memory watchers, so a watcher that re-attaches
 with after_sequence reads the gap from the store and never sees an event twice. Training reports
-through a ProgressReporter; the training thread only appends and notifies, so slow or vanished
-watchers never slow it down.
+through a ProgressReporter (relayed from the job's process); publishing only appends and notifies,
+so slow or vanished watchers never slow training down.
 """
 
 from __future__ import annotations

@@ -90,7 +90,8 @@ class TrainerServicer(pb_grpc.TrainerServiceServicer):
     def UploadDataset(self, request_iterator, context):  # noqa: N802
         """Stream an upload into the dataset catalog."""
         metadata, chunks = _upload_parts(iter(request_iterator))
-        return pb.UploadDatasetResponse(dataset=convert.dataset(self._core.datasets.upload(metadata, chunks)))
+        dataset = self._core.datasets.upload(metadata, chunks, abandoned=lambda: not context.is_active())
+        return pb.UploadDatasetResponse(dataset=convert.dataset(dataset))
 
     def GetDataset(self, request, context):  # noqa: N802
         """One dataset."""
