@@ -1,6 +1,6 @@
 """`python -m bench`: every figure against its baseline in one run; writes bench/results/<machine>.md, .png.
 
-    python -m bench                 the CPU suite (figures 1-5), about 10 minutes on 2 cores
+    python -m bench                 the CPU suite (figures 1-5), about 6 minutes on 2 cores
     python -m bench --gpu           figure 1 on CUDA against the eager loop, the raw CUDA-graph loop, skorch
     python -m bench --quick         small sizes, to check the harness (results go to a temp dir)
 """
@@ -94,10 +94,12 @@ _NOTES = [
     "MLPRegressor runs with one BLAS thread and with all cores, and the faster one is the baseline. "
     "MLPRegressor has no BatchNorm or dropout, so it learns a different model.",
     "The trainer runs as a subprocess on 127.0.0.1 (--max-concurrent-jobs 1, --max-workers 192 so that 100 "
-    "watch streams hold a handler thread each); the raw grpcio baseline server is a subprocess too. The "
-    "100 watchers are threads of the benchmark process, on the same cores as the server.",
-    "Predict: sequential calls with a prebuilt request through the generated stub; the echo returns the "
-    "same request bytes. Upload: the Python client's 1 MiB chunks with the SHA-256 computed beforehand; "
+    "watch streams hold a handler thread each) and trains each job in a process of its own; the raw grpcio "
+    "baseline server is a subprocess too. The 100 watchers are threads of the benchmark process, on the same "
+    "two cores as the server and the job: they read the raw stream (every message received and parsed) "
+    "without building the client's dataclasses; 3 jobs with and 3 without watchers alternate.",
+    "Predict: sequential calls with a prebuilt request through the generated stub, alternating call by call "
+    "with the raw echo, which returns the same request bytes. Upload: the Python client's 1 MiB chunks with the SHA-256 computed beforehand; "
     "the raw baseline streams the same file in 1 MiB chunks to a server that only counts bytes.",
     "Peak RSS is VmHWM of a fresh trainer process, read after a small and after a large upload.",
     "GetDownloadStatus: the tests' local Hub in its own process, throttled to 1 MB/s, serving a tiny "
