@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 _PRELOAD = ["trainer_service.job_worker"]
 _POLL_SECONDS = 0.05  # how often the relay looks at the cancel flag and the process while no message arrives
+_EXIT_SECONDS = 2.0  # how long a process that is done, or was told to stop, gets to exit before it is killed
 
 
 class WorkerFailed(Exception):
@@ -81,9 +82,11 @@ class TrainingProcesses:
             return self._relay(process, receive, cancel, reporter, cancelled)
         finally:
             receive.close()
+            cancel.set()  # a process still training past this point is not wanted any more
+            process.join(timeout=_EXIT_SECONDS)  # one that sent its last message is exiting by itself
             if process.is_alive():
                 process.kill()
-            process.join(timeout=10)
+                process.join(timeout=10)
 
     def _relay(
         self,
@@ -104,6 +107,7 @@ class TrainingProcesses:
                     process.pid,
                     self._kill_after,
                 )
+                process.kill()
                 raise JobCancelled()
             try:
                 if not receive.poll(_POLL_SECONDS):
