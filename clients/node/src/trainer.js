@@ -123,6 +123,34 @@ export class TrainerClient extends GrpcClient {
   }
 
   /**
+   * One dataset.
+   * @param {string} name "datasets/{id}".
+   * @returns {Promise<import('./types.js').Dataset>}
+   */
+  async getDataset(name) {
+    return datasetFromProto((await this.unary('GetDataset', { name })).dataset);
+  }
+
+  /**
+   * One page of datasets, newest first.
+   * @param {{pageSize?: number, pageToken?: string}} [options]
+   * @returns {Promise<{datasets: import('./types.js').Dataset[], nextPageToken: string}>}
+   */
+  async listDatasets({ pageSize = 0, pageToken = '' } = {}) {
+    const response = await this.unary('ListDatasets', { pageSize, pageToken });
+    return { datasets: response.datasets.map(datasetFromProto), nextPageToken: response.nextPageToken };
+  }
+
+  /**
+   * Deletes a dataset and its file; FailedPreconditionError while an active job uses it.
+   * @param {string} name "datasets/{id}".
+   * @returns {Promise<void>}
+   */
+  async deleteDataset(name) {
+    await this.unary('DeleteDataset', { name });
+  }
+
+  /**
    * The registry: every model type, or only one category's.
    * @param {{category?: 'regression' | 'classification'}} [options]
    * @returns {Promise<import('./types.js').ModelType[]>}
@@ -150,6 +178,27 @@ export class TrainerClient extends GrpcClient {
    */
   async getTrainingJob(name) {
     return jobFromProto((await this.unary('GetTrainingJob', { name })).trainingJob);
+  }
+
+  /**
+   * Asks a job to stop: QUEUED ends CANCELLED at once, RUNNING turns CANCELLING and ends CANCELLED
+   * within a batch (a scikit-learn fit within about 3 s). A finished job is FailedPreconditionError.
+   * @param {string} name "trainingJobs/{id}".
+   * @returns {Promise<import('./types.js').TrainingJob>} The job as the cancel left it.
+   */
+  async cancelTrainingJob(name) {
+    return jobFromProto((await this.unary('CancelTrainingJob', { name })).trainingJob);
+  }
+
+  /**
+   * One page of jobs, newest first, optionally only those in one state.
+   * @param {{state?: string, pageSize?: number, pageToken?: string}} [options] state e.g. "RUNNING".
+   * @returns {Promise<{trainingJobs: import('./types.js').TrainingJob[], nextPageToken: string}>}
+   */
+  async listTrainingJobs({ state, pageSize = 0, pageToken = '' } = {}) {
+    const filter = state ? `TRAINING_JOB_STATE_${state.toUpperCase()}` : 'TRAINING_JOB_STATE_UNSPECIFIED';
+    const response = await this.unary('ListTrainingJobs', { state: filter, pageSize, pageToken });
+    return { trainingJobs: response.trainingJobs.map(jobFromProto), nextPageToken: response.nextPageToken };
   }
 
   /**
@@ -185,6 +234,25 @@ export class TrainerClient extends GrpcClient {
    */
   async getModel(name) {
     return modelFromProto((await this.unary('GetModel', { name })).model);
+  }
+
+  /**
+   * One page of trained models, newest first.
+   * @param {{pageSize?: number, pageToken?: string}} [options]
+   * @returns {Promise<{models: import('./types.js').Model[], nextPageToken: string}>}
+   */
+  async listModels({ pageSize = 0, pageToken = '' } = {}) {
+    const response = await this.unary('ListModels', { pageSize, pageToken });
+    return { models: response.models.map(modelFromProto), nextPageToken: response.nextPageToken };
+  }
+
+  /**
+   * Deletes a model and its files.
+   * @param {string} name "models/{id}".
+   * @returns {Promise<void>}
+   */
+  async deleteModel(name) {
+    await this.unary('DeleteModel', { name });
   }
 
   /**

@@ -12,6 +12,7 @@ import { status } from '@grpc/grpc-js';
 
 import {
   DeadlineExceededError,
+  FailedPreconditionError,
   InvalidArgumentError,
   MLSuiteError,
   NotFoundError,
@@ -375,4 +376,54 @@ test('every unary call has a deadline', async () => {
     for (const socket of sockets) socket.destroy();
     silent.close();
   }
+});
+
+test('datasets, jobs and models can be listed, cancelled and deleted', async () => {
+  const small = path.join(tmp, 'small.csv');
+  writeRegressionCsv(small, 300);
+  const ds = await client.uploadDataset(small, { displayName: 'node small' });
+  assert.deepEqual(await client.getDataset(ds.name), ds);
+  const firstPage = await client.listDatasets({ pageSize: 1 });
+  assert.equal(firstPage.datasets.length, 1);
+  assert.equal(firstPage.datasets[0].name, ds.name, 'newest first');
+  assert.notEqual(firstPage.nextPageToken, '', 'the regression dataset is on the next page');
+  const rest = await client.listDatasets({ pageSize: 10, pageToken: firstPage.nextPageToken });
+  assert.ok(rest.datasets.every((d) => d.name !== ds.name));
+
+  // A long job on the small dataset, cancelled while it runs.
+  const base = networkSpec(ds.name, 8);
+  const job = await client.createTrainingJob({ ...base, hyperparameters: { ...base.hyperparameters, epochs: 1000 } });
+  const events = client.watchTrainingJob(job.name);
+  for await (const event of events) {
+    if (event.kind === 'epochProgress') break; // it is running
+  }
+  const cancelling = await client.cancelTrainingJob(job.name);
+  assert.ok(['CANCELLING', 'CANCELLED'].includes(cancelling.state), cancelling.state);
+  const rest2 = await collect(client.watchTrainingJob(job.name));
+  assert.equal(rest2.at(-1).state, 'CANCELLED');
+  const cancelled = await client.listTrainingJobs({ state: 'CANCELLED' });
+  assert.ok(cancelled.trainingJobs.some((j) => j.name === job.name));
+  assert.ok(cancelled.trainingJobs.every((j) => j.state === 'CANCELLED'));
+  const succeeded = await client.listTrainingJobs({ state: 'SUCCEEDED' });
+  assert.ok(succeeded.trainingJobs.length > 0 && succeeded.trainingJobs.every((j) => j.state === 'SUCCEEDED'));
+  await assert.rejects(client.cancelTrainingJob(job.name), (error) => {
+    assert.ok(error instanceof FailedPreconditionError);
+    assert.equal(error.reason, 'JOB_ALREADY_FINISHED');
+    return true;
+  });
+
+  await client.deleteDataset(ds.name);
+  await assert.rejects(client.getDataset(ds.name), (error) => error instanceof NotFoundError);
+
+  // The network trained earlier in this file is listed, then deleted.
+  assert.ok(trainedModel, 'the train test ran first');
+  const { models } = await client.listModels({ pageSize: 100 });
+  assert.ok(models.some((m) => m.name === trainedModel));
+  await client.deleteModel(trainedModel);
+  assert.ok((await client.listModels()).models.every((m) => m.name !== trainedModel));
+  await assert.rejects(client.predict(trainedModel, [{ x1: 0, x2: 0, color: 'red' }]), (error) => {
+    assert.ok(error instanceof NotFoundError);
+    assert.equal(error.reason, 'MODEL_NOT_FOUND');
+    return true;
+  });
 });
