@@ -195,7 +195,7 @@ LATE_COLUMNS = (
 def test_type_change_in_a_late_block_widens_the_column(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="trainer_service.datasets"):
+    with caplog.at_level(logging.INFO, logger="trainer_service.csv_reader"):
         stats = inspect_dataset(_late_change_csv(tmp_path), CSV, block_size=512)
     assert stats == DatasetStats(row_count=1002, columns=LATE_COLUMNS)
     widened = {record.args[0] for record in caplog.records if isinstance(record.args, tuple)}
