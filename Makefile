@@ -27,6 +27,7 @@ proto: setup
 
 lint: setup
 	$(VENV)/bin/buf lint
+	$(VENV)/bin/ruff check .
 
 NODE_DEPS := $(NODE_CLIENT)/node_modules/.package-lock.json
 

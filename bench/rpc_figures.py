@@ -10,16 +10,16 @@ from pathlib import Path
 
 import numpy as np
 from google.protobuf import struct_pb2
+from mlsuite.downloader.v1 import downloader_service_pb2 as dpb
+from mlsuite.downloader.v1 import downloader_service_pb2_grpc as dpb_grpc
+from mlsuite.trainer.v1 import trainer_service_pb2 as pb
+from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
 from bench import procs
 from bench.data import FEATURES, write_csv
 from bench.raw_server import ECHO, SINK
 from bench.report import Comparison, Report
 from bench.service import TrainerSession, channel
-from mlsuite.downloader.v1 import downloader_service_pb2 as dpb
-from mlsuite.downloader.v1 import downloader_service_pb2_grpc as dpb_grpc
-from mlsuite.trainer.v1 import trainer_service_pb2 as pb
-from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
 __all__ = ["predict_figure", "upload_figure", "download_figure"]
 

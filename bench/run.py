@@ -99,7 +99,8 @@ _NOTES = [
     "two cores as the server and the job: they read the raw stream (every message received and parsed) "
     "without building the client's dataclasses; 3 jobs with and 3 without watchers alternate.",
     "Predict: sequential calls with a prebuilt request through the generated stub, alternating call by call "
-    "with the raw echo, which returns the same request bytes. Upload: the Python client's 1 MiB chunks with the SHA-256 computed beforehand; "
+    "with the raw echo, which returns the same request bytes. Upload: the Python client's 1 MiB chunks with the "
+    "SHA-256 computed beforehand; "
     "the raw baseline streams the same file in 1 MiB chunks to a server that only counts bytes.",
     "Peak RSS is VmHWM of a fresh trainer process, read after a small and after a large upload.",
     "GetDownloadStatus: the tests' local Hub in its own process, throttled to 1 MB/s, serving a tiny "

@@ -11,11 +11,11 @@ from pathlib import Path
 import grpc
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
 from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
-from mlsuite_client import TrainerClient
 
 from bench import procs
 from bench.baselines import median_epoch_ms
 from bench.data import TARGET
+from mlsuite_client import TrainerClient
 
 __all__ = ["TrainerSession", "JobTiming", "channel"]
 

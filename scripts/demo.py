@@ -17,8 +17,9 @@ from typing import IO
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from mlsuite_client import TrainerClient
 from rich.console import Console
+
+from mlsuite_client import TrainerClient
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 HUB_ENDPOINT = os.environ.get("HF_ENDPOINT", "https://huggingface.co")

@@ -9,9 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from grpc_tools import protoc
-
 import grpc_tools
+from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
+
 from mlsuite_common.lifecycle import ServerOptions
 from trainer_service.config import Config
 from trainer_service.core import TrainerCore

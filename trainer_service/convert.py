@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
-
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
+
 from mlsuite_common.errors import InvalidArgument
 from trainer_service import registry
 from trainer_service.datasets import DatasetFormat

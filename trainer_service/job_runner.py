@@ -100,7 +100,9 @@ class JobRunner:
                 id=model_id, training_job_id=live.record.id, model_type=spec.model_type,
                 category=registry.get_model_category(spec.model_type).value, target_column=spec.target_column,
                 # The dataset's dtypes, not pandas' (an int column with nulls loads as float).
-                feature_columns=tuple(FeatureRecord(f.name, dtypes.get(f.name, f.dtype)) for f in outcome.feature_schema),
+                feature_columns=tuple(
+                    FeatureRecord(f.name, dtypes.get(f.name, f.dtype)) for f in outcome.feature_schema
+                ),
                 classes=outcome.classes, hyperparameters=resolved.hyperparameters, metrics=outcome.metrics,
                 device=outcome.device, dataset_id=dataset.id, dataset_sha256=dataset.sha256,
                 library_versions=outcome.library_versions,

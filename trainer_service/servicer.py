@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import grpc
-
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
 from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
+
 from mlsuite_common.errors import InvalidArgument
 from trainer_service import convert, registry
 from trainer_service.core import TrainerCore

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlsuite_client.downloader import DownloaderClient
 
 from downloader_service.config import Config
 from downloader_service.manager import DownloadManager
 from downloader_service.server import build_server
+from mlsuite_client.downloader import DownloaderClient
 from tests.support.downloader_testing import Repos, make_model_files, populate
 from tests.support.hub_server import LocalHub
 

@@ -6,9 +6,9 @@ import time
 
 import grpc
 import pytest
+
 from mlsuite_client.downloader_types import DownloadState
 from mlsuite_client.errors import FailedPreconditionError
-
 from tests.support.downloader_testing import THROTTLE, partial_files, snapshot_files, wait_for
 
 

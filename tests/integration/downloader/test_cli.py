@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 from mlsuite_client.downloader_types import DownloadState
-
 from tests.support.downloader_testing import THROTTLE
 
 # The CLI registers every command group. Until all groups exist (other teams write theirs), this shim runs

@@ -10,6 +10,7 @@ import grpc
 import pytest
 from mlsuite.downloader.v1 import downloader_service_pb2 as pb
 from mlsuite.downloader.v1 import downloader_service_pb2_grpc as pb_grpc
+
 from mlsuite_client.downloader_types import DownloadState
 from mlsuite_client.errors import (
     AbortedError,
@@ -17,7 +18,6 @@ from mlsuite_client.errors import (
     DownloadInProgressError,
     FailedPreconditionError,
 )
-
 from tests.support.downloader_testing import THROTTLE, wait_for
 
 ACTIVE = {pb.DOWNLOAD_STATE_RESOLVING, pb.DOWNLOAD_STATE_DOWNLOADING, pb.DOWNLOAD_STATE_VERIFYING}

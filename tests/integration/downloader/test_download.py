@@ -7,9 +7,9 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+
 from mlsuite_client.downloader_types import DownloadState, DownloadStatus
 from mlsuite_client.errors import InvalidArgumentError, NotFoundError
-
 from tests.support.downloader_testing import THROTTLE, partial_files, snapshot_files
 
 DEFAULT_FILES = ("README.md", "config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt")

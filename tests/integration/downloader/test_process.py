@@ -8,9 +8,9 @@ import threading
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from mlsuite_client.downloader import DownloaderClient
 from mlsuite_client.downloader_types import DownloadState
-
 from tests.support.downloader_testing import partial_files, snapshot_files, wait_for
 
 SLOW = 400_000  # bytes/s: the kill lands well inside the big file

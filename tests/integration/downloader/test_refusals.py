@@ -8,6 +8,7 @@ import time
 
 import grpc
 import pytest
+
 from mlsuite_client.downloader_types import DownloadState
 from mlsuite_client.errors import (
     FailedPreconditionError,
@@ -17,7 +18,6 @@ from mlsuite_client.errors import (
     ResourceExhaustedError,
     UnavailableError,
 )
-
 from tests.support.downloader_testing import GATE_TOKEN, partial_files, snapshot_files
 
 

@@ -10,12 +10,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from mlsuite.downloader.v1 import downloader_service_pb2 as pb
 from mlsuite.downloader.v1 import downloader_service_pb2_grpc as pb_grpc
-from mlsuite_client.downloader import DownloaderClient
-from mlsuite_client.errors import UnavailableError, from_rpc_error
 
 from downloader_service.config import Config
 from downloader_service.manager import DownloadManager
 from downloader_service.server import SERVICE_NAME, build_server
+from mlsuite_client.downloader import DownloaderClient
+from mlsuite_client.errors import UnavailableError, from_rpc_error
 
 
 def test_health_and_reflection(downloader) -> None:

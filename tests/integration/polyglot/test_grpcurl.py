@@ -12,8 +12,8 @@ from pathlib import Path
 
 from mlsuite.downloader.v1 import downloader_service_pb2 as downloader_pb
 from mlsuite.trainer.v1 import trainer_service_pb2 as trainer_pb
-from mlsuite_client import JobState, TrainerClient
 
+from mlsuite_client import JobState, TrainerClient
 from tests.integration.polyglot._grpcurl import Grpcurl
 
 TRAINER = "mlsuite.trainer.v1.TrainerService"

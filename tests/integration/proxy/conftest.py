@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from mlsuite_client import DownloaderClient, TrainerClient
 
+from mlsuite_client import DownloaderClient, TrainerClient
 from tests.integration.proxy._nginx import NginxProxy, nginx_binary, start_nginx
 from tests.integration.proxy._support import (
     Servers,

@@ -20,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from mlsuite.downloader.v1 import downloader_service_pb2
 from mlsuite.trainer.v1 import trainer_service_pb2
+
 from mlsuite_client import (
     DownloaderClient,
     FailedPreconditionError,
@@ -29,7 +30,6 @@ from mlsuite_client import (
     TrainerClient,
     UnavailableError,
 )
-
 from tests.integration.proxy._nginx import NginxProxy, start_nginx
 from tests.integration.proxy._node import run_node
 from tests.integration.proxy._support import Servers

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from mlsuite_client import Dataset, JobState, MLSuiteError, TrainerClient, TrainingEvent, TrainingJob
 
+from mlsuite_client import Dataset, JobState, MLSuiteError, TrainerClient, TrainingEvent, TrainingJob
 from tests.integration.proxy._nginx import NginxProxy, start_nginx
 from tests.integration.proxy._node import run_node
 from tests.integration.proxy._support import start_trainer, stop_all, write_regression_csv

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from mlsuite_client.channel import Credentials, current_credentials
 from mlsuite_client.cli import main as cli_main
 from mlsuite_client.downloader import DownloaderClient
 from mlsuite_client.errors import PermissionDeniedError, UnauthenticatedError, UnavailableError
 from mlsuite_client.trainer import TrainerClient
-
 from mlsuite_common.security import AccessTokens, ServerSecurity, TlsFiles
 from tests.integration.security._servers import InProcessServer, start_server
 from tests.support.certs import Pki

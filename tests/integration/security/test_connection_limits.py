@@ -10,8 +10,8 @@ from mlsuite.downloader.v1 import downloader_service_pb2 as dpb
 from mlsuite.downloader.v1 import downloader_service_pb2_grpc as dpb_grpc
 from mlsuite.trainer.v1 import trainer_service_pb2 as tpb
 from mlsuite.trainer.v1 import trainer_service_pb2_grpc as tpb_grpc
-from mlsuite_client import channel as client_channel
 
+from mlsuite_client import channel as client_channel
 from mlsuite_common.lifecycle import MIN_CLIENT_PING_INTERVAL_SECONDS, MIN_MESSAGE_BYTES, ConnectionSettings
 from tests.integration.security._servers import start_server
 

@@ -12,6 +12,7 @@ import grpc
 import pytest
 from mlsuite.downloader.v1 import downloader_service_pb2 as dpb
 from mlsuite.trainer.v1 import trainer_service_pb2 as tpb
+
 from mlsuite_client.channel import create_channel, retried_methods
 from mlsuite_client.downloader import DownloaderClient
 from mlsuite_client.errors import UnavailableError

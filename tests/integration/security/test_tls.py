@@ -8,7 +8,6 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from mlsuite.downloader.v1 import downloader_service_pb2 as downloader_pb
 from mlsuite.trainer.v1 import trainer_service_pb2 as trainer_pb
 

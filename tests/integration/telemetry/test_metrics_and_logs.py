@@ -10,10 +10,10 @@ from pathlib import Path
 
 import grpc
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
 from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
+from prometheus_client.parser import text_string_to_metric_families
+
 from mlsuite_client import DownloaderClient, NotFoundError, TrainerClient
 from tests.support.hub_server import LocalHub
 from tests.support.processes import ServerProcess, start_server_process

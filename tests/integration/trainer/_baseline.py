@@ -68,7 +68,7 @@ class Baseline:
 def make_baseline(stub: pb_grpc.TrainerServiceStub, data_dir: Path) -> Baseline:
     """Upload the baseline datasets and train a linear regression on the first."""
     x, y = linear_rows(60, seed=2)
-    dataset = upload(stub, to_csv(["a", "b", "c", "y"], [(*r, t) for r, t in zip(x.tolist(), y.tolist())]))
+    dataset = upload(stub, to_csv(["a", "b", "c", "y"], [(*r, t) for r, t in zip(x.tolist(), y.tolist(), strict=True)]))
     colors = [
         (1.0, "red", 2.0),
         (2.0, "blue", 3.5),

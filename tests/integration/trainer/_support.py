@@ -17,7 +17,6 @@ import numpy as np
 from google.protobuf import struct_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
 from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
@@ -126,7 +125,7 @@ def nonlinear_csv(n: int = 2000, seed: int = 1) -> bytes:
     """CSV (x0..x3, y) of the non-linear regression."""
     x, y = regression_rows(n, seed)
     return to_csv(
-        ["x0", "x1", "x2", "x3", "y"], [(*row, target) for row, target in zip(x.tolist(), y.tolist())]
+        ["x0", "x1", "x2", "x3", "y"], [(*row, target) for row, target in zip(x.tolist(), y.tolist(), strict=True)]
     )
 
 
@@ -421,7 +420,7 @@ __all__.append("sha256_hex")
 def assert_same_events(got: Sequence[pb.TrainingEvent], expected: Sequence[pb.TrainingEvent]) -> None:
     """Two event logs are identical, message for message; names the first difference."""
     assert len(got) == len(expected), f"{len(got)} events, expected {len(expected)}"
-    for index, (a, b) in enumerate(zip(got, expected)):
+    for index, (a, b) in enumerate(zip(got, expected, strict=True)):
         assert a == b, f"event {index} differs:\n{a}\n---- expected ----\n{b}"
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import grpc
 import pytest
 import torch
-
 from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
+
 from mlsuite_common.lifecycle import ServerOptions
 from tests.integration.trainer._baseline import Baseline, make_baseline
 from tests.integration.trainer._support import expect_error

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 import sklearn
 import torch
-from mlsuite_client import Dataset, JobState, Model, Prediction, TrainerClient, TrainingEvent, TrainingJob
 
+from mlsuite_client import Dataset, JobState, Model, Prediction, TrainerClient, TrainingEvent, TrainingJob
 from tests.integration.trainer._support import (
     BINARY_METRICS,
     MULTICLASS_METRICS,
@@ -77,7 +77,7 @@ class NNRun:
 def nn_run(client: TrainerClient) -> NNRun:
     """Upload 2000 rows of a non-linear regression in 32 KiB chunks and train neural_network on them."""
     x, y = regression_rows(2000, seed=1)
-    data = to_csv([*FEATURES, "y"], [(*row, target) for row, target in zip(x.tolist(), y.tolist())])
+    data = to_csv([*FEATURES, "y"], [(*row, target) for row, target in zip(x.tolist(), y.tolist(), strict=True)])
     dataset = _upload(client, data, chunk_size=CHUNK, display_name="non-linear")
     events = _train(client, dataset, "y", "neural_network", hyperparameters=NN_HYPERPARAMETERS, seed=3)
     job = client.get_training_job(events[0].job.name)
@@ -111,7 +111,7 @@ def test_neural_network_regression_reaches_r2(nn_run: NNRun) -> None:
 
 def test_neural_network_predictions_match_truth(client: TrainerClient, nn_run: NNRun) -> None:
     x, _ = regression_rows(300, seed=99)
-    instances = [dict(zip(FEATURES, row)) for row in x.tolist()]
+    instances = [dict(zip(FEATURES, row, strict=True)) for row in x.tolist()]
     predictions = client.predict(nn_run.model, instances)
     assert all(p.label is None and not p.probabilities and math.isfinite(p.number) for p in predictions)
     numbers = [p.number for p in predictions]
@@ -226,7 +226,7 @@ def _check_labels(predictions: list[Prediction], classes: set[str]) -> list[str]
 def test_neural_network_classifier_reaches_accuracy(client: TrainerClient) -> None:
     x, labels = circle_rows(1200, seed=5)
     dataset = _upload(
-        client, to_csv(["a", "b", "zone"], [(*row, label) for row, label in zip(x.tolist(), labels)])
+        client, to_csv(["a", "b", "zone"], [(*row, label) for row, label in zip(x.tolist(), labels, strict=True)])
     )
     assert [c.dtype for c in dataset.columns] == ["double", "double", "string"]
     hypers = {
@@ -251,12 +251,13 @@ def test_neural_network_classifier_reaches_accuracy(client: TrainerClient) -> No
     predicted = _check_labels(
         client.predict(model, [{"a": a, "b": b} for a, b in fresh.tolist()]), {"inside", "outside"}
     )
-    assert np.mean([p == t for p, t in zip(predicted, truth)]) >= 0.85
+    assert np.mean([p == t for p, t in zip(predicted, truth, strict=True)]) >= 0.85
 
 
 def test_scikit_learn_classifier_reaches_accuracy_on_integer_classes(client: TrainerClient) -> None:
     x, classes = three_class_rows(600, seed=8)
-    dataset = _upload(client, to_csv(["u", "v", "band"], [(*row, c) for row, c in zip(x.tolist(), classes)]))
+    rows = [(*row, c) for row, c in zip(x.tolist(), classes, strict=True)]
+    dataset = _upload(client, to_csv(["u", "v", "band"], rows))
     assert dataset.columns[2].dtype == "int64"
     events = _train(client, dataset, "band", "random_forest_classifier", hyperparameters={"n_estimators": 50})
     last = events[-1]
@@ -271,7 +272,7 @@ def test_scikit_learn_classifier_reaches_accuracy_on_integer_classes(client: Tra
     predicted = _check_labels(
         client.predict(model, [{"u": u, "v": v} for u, v in fresh.tolist()]), {"0", "1", "2"}
     )
-    assert np.mean([p == str(t) for p, t in zip(predicted, truth)]) >= 0.85
+    assert np.mean([p == str(t) for p, t in zip(predicted, truth, strict=True)]) >= 0.85
 
 
 COLOR_EFFECT = {"red": 0.0, "green": 3.0, "blue": -3.0}

@@ -142,11 +142,13 @@ def tiny_datasets(shared_trainer) -> dict[str, pb.Dataset]:
     """60 rows for regression (three numeric features) and 60 for binary classification ("yes"/"no")."""
     x, y = linear_rows(60, seed=21)
     regression = upload(
-        shared_trainer.stub, to_csv(["a", "b", "c", "y"], [(*r, t) for r, t in zip(x.tolist(), y.tolist())])
+        shared_trainer.stub,
+        to_csv(["a", "b", "c", "y"], [(*r, t) for r, t in zip(x.tolist(), y.tolist(), strict=True)]),
     )
     labels = ["yes" if r[0] + r[1] > 0 else "no" for r in x.tolist()]
     classification = upload(
-        shared_trainer.stub, to_csv(["a", "b", "c", "label"], [(*r, t) for r, t in zip(x.tolist(), labels)])
+        shared_trainer.stub,
+        to_csv(["a", "b", "c", "label"], [(*r, t) for r, t in zip(x.tolist(), labels, strict=True)]),
     )
     return {"regression": regression, "classification": classification}
 

@@ -28,7 +28,7 @@ CANCELLED = pb.TRAINING_JOB_STATE_CANCELLED
 
 def _tiny_csv(seed: int) -> bytes:
     x, y = linear_rows(40, seed=seed)
-    return to_csv(["a", "b", "c", "y"], [(*r, t) for r, t in zip(x.tolist(), y.tolist())])
+    return to_csv(["a", "b", "c", "y"], [(*r, t) for r, t in zip(x.tolist(), y.tolist(), strict=True)])
 
 
 def _walk(fetch: Callable[[str], tuple[list[str], str]]) -> list[list[str]]:
@@ -119,7 +119,7 @@ def test_delete_dataset_and_model_then_not_found(trainer, trainer_stub) -> None:
     data_dir = trainer.config.data_dir
     x, y = linear_rows(40, seed=3)
     dataset = upload(
-        trainer_stub, to_csv(["a", "b", "c", "y"], [(*r, t) for r, t in zip(x.tolist(), y.tolist())])
+        trainer_stub, to_csv(["a", "b", "c", "y"], [(*r, t) for r, t in zip(x.tolist(), y.tolist(), strict=True)])
     )
     job = trainer_stub.CreateTrainingJob(
         pb.CreateTrainingJobRequest(spec=make_spec(dataset.name, "y", "linear_regression")), timeout=30

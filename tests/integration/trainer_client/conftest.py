@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from mlsuite_client import TrainerClient
 from mlsuite_client.trainer_types import Dataset, TrainingJob
 

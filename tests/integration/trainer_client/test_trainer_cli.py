@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+
 from mlsuite_client import JobState, TrainerClient
 from mlsuite_client.trainer_types import Dataset, TrainingJob
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+
 from mlsuite_client import (
     FailedPreconditionError,
     InvalidArgumentError,

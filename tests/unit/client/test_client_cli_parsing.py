@@ -9,6 +9,7 @@ import grpc
 import pandas as pd
 import pytest
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
+
 from mlsuite_client.cli import build_parser
 from mlsuite_client.cli._trainer_common import describe_parameter, fmt_duration, fmt_value, reattach_command
 from mlsuite_client.cli.predict import instances_from_frame

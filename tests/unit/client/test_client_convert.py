@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
+
 from mlsuite_client import _convert as conv
 from mlsuite_client import _requests as req
 from mlsuite_client.trainer_types import (

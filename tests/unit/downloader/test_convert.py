@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from mlsuite.downloader.v1 import downloader_service_pb2 as pb
-from mlsuite_client import downloader as client_module
-from mlsuite_client.downloader_types import DownloadState as ClientState
 
 from downloader_service.cache import CachedModel, DeleteResult, ModelPage
 from downloader_service.convert import delete_to_proto, page_to_proto, status_to_proto, update_to_proto
 from downloader_service.status import DownloadState, DownloadStatus
 from downloader_service.watch import StatusUpdate
+from mlsuite_client import downloader as client_module
+from mlsuite_client.downloader_types import DownloadState as ClientState
 
 WHEN = datetime(2025, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
 

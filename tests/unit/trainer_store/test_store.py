@@ -10,7 +10,15 @@ import pytest
 
 from mlsuite_common.errors import InvalidArgument
 from trainer_service.events import EpochProgress, JobState, Phase
-from trainer_service.records import ColumnRecord, DatasetRecord, FeatureRecord, JobEvent, JobRecord, JobSpec, ModelRecord
+from trainer_service.records import (
+    ColumnRecord,
+    DatasetRecord,
+    FeatureRecord,
+    JobEvent,
+    JobRecord,
+    JobSpec,
+    ModelRecord,
+)
 from trainer_service.store import Store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -26,7 +34,8 @@ def _dataset(i: int, request_id: str = "") -> DatasetRecord:
 
 def _job(i: int, request_id: str = "", state: JobState = JobState.QUEUED) -> JobRecord:
     spec = JobSpec(dataset_id="d1", target_column="a", feature_columns=("b",), model_type="neural_network",
-                   hyperparameters={"hidden_layers": (8, 4), "epochs": 10, "learning_rate": 0.01, "early_stopping": True},
+                   hyperparameters={"hidden_layers": (8, 4), "epochs": 10, "learning_rate": 0.01,
+                                    "early_stopping": True},
                    validation_fraction=0.2, seed=7, device="auto")
     return JobRecord(id=f"j{i}", spec=spec, state=state, request_id=request_id, create_time=T0 + timedelta(seconds=i),
                      resolved_hyperparameters=dict(spec.hyperparameters))

@@ -7,7 +7,6 @@ import time
 from typing import Self
 
 import grpc
-
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 

@@ -38,16 +38,17 @@ def _cells(frame: pd.DataFrame, feature: FeatureColumn) -> list[object]:
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
             raise _bad(feature.name, row, raw.iloc[row], "a number")
-        return [None if m or math.isnan(v) else float(v) for v, m in zip(numbers.tolist(), missing.tolist())]
+        pairs = zip(numbers.tolist(), missing.tolist(), strict=True)
+        return [None if m or math.isnan(v) else float(v) for v, m in pairs]
     if feature.dtype == "bool":
         cells: list[object] = []
-        for row, (value, m) in enumerate(zip(raw.tolist(), missing.tolist())):
+        for row, (value, m) in enumerate(zip(raw.tolist(), missing.tolist(), strict=True)):
             text = "" if m else str(value).strip().lower()
             if not m and text not in _TRUE | _FALSE:
                 raise _bad(feature.name, row, value, "true or false")
             cells.append(None if m else text in _TRUE)
         return cells
-    return [None if m else str(v) for v, m in zip(raw.tolist(), missing.tolist())]
+    return [None if m else str(v) for v, m in zip(raw.tolist(), missing.tolist(), strict=True)]
 
 
 def instances_from_frame(frame: pd.DataFrame, features: Sequence[FeatureColumn]) -> list[dict[str, object]]:
