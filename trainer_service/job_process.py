@@ -14,6 +14,7 @@ in the job processes, never in the server or the forkserver, so forking stays sa
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import signal
@@ -48,7 +49,10 @@ class WorkerFailed(Exception):
 
 def _describe_exit(code: int | None) -> str:
     if code is not None and code < 0:
-        name = signal.Signals(-code).name
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:  # a real-time signal has no name
+            name = f"signal {-code}"
         hint = ", often the kernel's out-of-memory killer" if -code == signal.SIGKILL else ""
         return f"killed by {name}{hint}"
     return f"exit code {code}"
@@ -70,19 +74,26 @@ class TrainingProcesses:
         self, task: WorkerTask, reporter: ProgressReporter, cancelled: threading.Event
     ) -> TrainingOutcome:
         """Train in a new process; returns its outcome, or raises JobCancelled / WorkerFailed."""
+        # A lock-free shared byte, not an mp.Event: a process killed while holding an Event's lock would
+        # leave it held, and the next set() here would block forever.
+        cancel = self._context.RawValue(ctypes.c_byte, 0)
         receive, send = self._context.Pipe(duplex=False)
-        cancel = self._context.Event()
         process = self._context.Process(
             target=run_task, args=(task, send, cancel), name=f"mlsuite-train-{task.job_id}", daemon=True
         )
-        process.start()
+        try:
+            process.start()
+        except BaseException:
+            receive.close()
+            send.close()
+            raise
         send.close()  # the child holds the only write end: EOF here means it is gone
         logger.info("job %s training in process %s", task.job_id, process.pid)
         try:
             return self._relay(process, receive, cancel, reporter, cancelled)
         finally:
             receive.close()
-            cancel.set()  # a process still training past this point is not wanted any more
+            cancel.value = 1  # a process still training past this point is not wanted any more
             process.join(timeout=_EXIT_SECONDS)  # one that sent its last message is exiting by itself
             if process.is_alive():
                 process.kill()
@@ -99,7 +110,7 @@ class TrainingProcesses:
         cancel_sent: float | None = None
         while True:
             if cancelled.is_set() and cancel_sent is None:
-                cancel.set()
+                cancel.value = 1
                 cancel_sent = time.monotonic()
             if cancel_sent is not None and time.monotonic() - cancel_sent > self._kill_after:
                 logger.info(
@@ -117,6 +128,8 @@ class TrainingProcesses:
                 message = receive.recv()
             except EOFError:
                 process.join(timeout=5)
+                if cancel_sent is not None:  # it died after being told to stop: a cancel, not a crash
+                    raise JobCancelled() from None
                 raise WorkerFailed(
                     "WORKER_CRASHED",
                     f"the training process ended unexpectedly ({_describe_exit(process.exitcode)})",

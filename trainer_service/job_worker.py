@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlsuite_common.errors import ServiceError
 from mlsuite_common.telemetry import configure_logging
 from trainer_service.datasets import DatasetFormat, load_frame
 from trainer_service.devices import configure_cpu_threads
@@ -31,8 +34,13 @@ __all__ = ["WorkerTask", "run_task"]
 logger = logging.getLogger(__name__)
 
 
+_ORPHAN_CHECK_SECONDS = 1.0
+
+
 class _Flag(Protocol):
-    def is_set(self) -> bool: ...
+    """A shared byte the server sets to 1 to stop the run (a lock-free multiprocessing RawValue)."""
+
+    value: int
 
 
 @dataclass(frozen=True)
@@ -76,12 +84,24 @@ class _PipeReporter:
 
     def check_cancelled(self) -> None:
         """Raise JobCancelled when the server asked, or when the process that started this one is gone."""
-        if self._cancel.is_set() or os.getppid() != self._parent:
+        if self._cancel.value or os.getppid() != self._parent:
             raise JobCancelled()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """End this process once the forkserver (and so the server) is gone, even in the middle of a fit."""
+    while os.getppid() == parent:
+        threading.Event().wait(_ORPHAN_CHECK_SECONDS)
+    os._exit(1)
 
 
 def run_task(task: WorkerTask, conn: Connection, cancel: _Flag) -> None:
     """The training process's entry point; ends by sending exactly one final message."""
+    # The server decides when a job stops (cancel flag, kill); a Ctrl-C or a SIGTERM sent to the whole
+    # process group must not end the run on its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), name="orphan-watch", daemon=True).start()
     configure_logging(task.log_level, task.log_format)
     configure_cpu_threads(task.torch_threads)
     reporter = _PipeReporter(conn, cancel)
@@ -94,13 +114,11 @@ def run_task(task: WorkerTask, conn: Connection, cancel: _Flag) -> None:
         reporter.send("done", outcome)
     except JobCancelled:
         _send_last(conn, ("cancelled",))
-    except Exception as exc:  # noqa: BLE001 - every failure is reported; the traceback stays in this log
-        reason = getattr(exc, "reason", None)
-        if reason is None:
-            logger.error("job %s: training failed unexpectedly", task.job_id, exc_info=exc)
-            _send_last(conn, ("crashed",))
-        else:
-            _send_last(conn, ("failed", str(reason), str(getattr(exc, "message", exc))))
+    except ServiceError as exc:  # bad data, divergence, ...: reason and message are meant for the client
+        _send_last(conn, ("failed", exc.reason, exc.message))
+    except Exception as exc:  # noqa: BLE001 - every other failure is reported; the traceback stays in this log
+        logger.error("job %s: training failed unexpectedly", task.job_id, exc_info=exc)
+        _send_last(conn, ("crashed",))
     finally:
         conn.close()
 

@@ -32,7 +32,7 @@ class ModelCatalog:
         self._paths = paths
         self._cache_size = cache_size
         self._cache: OrderedDict[str, tuple[ModelRecord, LoadedModel]] = OrderedDict()
-        self._deleted: set[str] = set()
+        self._deletions = 0
         self._lock = threading.Lock()
 
     def get(self, name: str, field: str = "name") -> ModelRecord:
@@ -50,7 +50,7 @@ class ModelCatalog:
         """Delete the model and its artifacts."""
         record = self.get(name)
         with self._lock:
-            self._deleted.add(record.id)  # a Predict loading it right now must not cache it again
+            self._deletions += 1  # a Predict loading a model right now must not cache it (see _loaded)
             self._cache.pop(record.id, None)
         if not self._store.delete_model(record.id):
             raise NotFound(f"model {name!r} does not exist", reason="MODEL_NOT_FOUND")
@@ -78,16 +78,19 @@ class ModelCatalog:
                 if cached is not None:
                     self._cache.move_to_end(cached[0].id)
                     return cached
+        with self._lock:
+            deletions = self._deletions
         record = self.resolve(name)
         with self._lock:
             cached = self._cache.get(record.id)
             if cached is not None:
                 self._cache.move_to_end(record.id)
                 return cached
-        # Records never change once written and delete() evicts, so a cached entry stays right.
+        # Records never change once written and delete() evicts, so a cached entry stays right; a load
+        # that overlapped a delete is used for this call only, since the model may be the deleted one.
         entry = (record, load_model(self._paths.models / record.id))
         with self._lock:
-            if record.id not in self._deleted:
+            if self._deletions == deletions:
                 self._cache[record.id] = entry
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)

@@ -208,13 +208,17 @@ class UploadFollower:
 
 
 class _FollowingReader(io.RawIOBase):
-    """Reads an upload's file as it grows: blocks for bytes not yet written, EOF once it is finished."""
+    """Reads an upload's file as it grows: blocks for bytes not yet written, EOF once it is finished.
+
+    pyarrow's read-ahead may still call readinto after the reader was closed; that is an error here,
+    never a read through a descriptor number the process may already have reused.
+    """
 
     def __init__(self, writer: DatasetWriter) -> None:
         super().__init__()
         self._writer = writer
         with writer._changed:  # noqa: SLF001 - opened under the lock so a concurrent rename cannot slip in
-            self._fd = os.open(writer._path, os.O_RDONLY)  # noqa: SLF001
+            self._fd: int | None = os.open(writer._path, os.O_RDONLY)  # noqa: SLF001
         self._position = 0
 
     def readable(self) -> bool:
@@ -225,22 +229,29 @@ class _FollowingReader(io.RawIOBase):
         """Fill `buffer` with the next bytes, waiting for the writer when there are none yet."""
         writer = self._writer
         with writer._changed:  # noqa: SLF001
-            while self._position >= writer._size and writer._state == "open":  # noqa: SLF001
+            while self._fd is not None and self._position >= writer._size and writer._state == "open":  # noqa: SLF001
                 writer._changed.wait()  # noqa: SLF001
+            if self._fd is None:
+                raise ValueError("read from a closed upload reader")
             if writer._state == "aborted":  # noqa: SLF001
                 raise UploadAbandoned("the upload was abandoned")
             available = writer._size - self._position  # noqa: SLF001
-        if available <= 0:
-            return 0
-        data = os.pread(self._fd, min(len(buffer), available), self._position)
+            if available <= 0:
+                return 0
+            # Under the lock, so close() cannot release the descriptor mid-read (a page-cache copy).
+            data = os.pread(self._fd, min(len(buffer), available), self._position)
         buffer[: len(data)] = data
         self._position += len(data)
         return len(data)
 
     def close(self) -> None:
-        """Close the descriptor."""
-        if not self.closed:
-            os.close(self._fd)
+        """Close the descriptor and wake a read waiting on it."""
+        writer = self._writer
+        with writer._changed:  # noqa: SLF001
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+                writer._changed.notify_all()  # noqa: SLF001
         super().close()
 
 

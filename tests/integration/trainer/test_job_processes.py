@@ -94,3 +94,16 @@ def test_cancel_kills_a_scikit_learn_fit_that_does_not_reach_a_phase_boundary(
     process.join(timeout=10)
     assert process.exitcode == -signal.SIGKILL
     assert list((trainer.config.data_dir / "tmp").iterdir()) == []
+
+
+def test_a_stray_sigint_or_sigterm_does_not_end_a_training_process(trainer_stub, dataset) -> None:
+    job = _create(trainer_stub, long_nn_spec(dataset.name))
+    wait_for_epochs(trainer_stub, job.name, 1)
+    process = _training_process(job)
+    for stray in (signal.SIGINT, signal.SIGTERM):  # e.g. a Ctrl-C sent to the server's whole process group
+        os.kill(process.pid, stray)
+    reached = get_job(trainer_stub, job.name).latest_epoch.epoch
+    wait_for_epochs(trainer_stub, job.name, reached + 2)  # still training
+    assert process.is_alive()
+    trainer_stub.CancelTrainingJob(pb.CancelTrainingJobRequest(name=job.name), timeout=RPC_TIMEOUT)
+    assert stored(watch(trainer_stub, job.name, timeout=60))[-1].state == pb.TRAINING_JOB_STATE_CANCELLED

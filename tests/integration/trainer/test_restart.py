@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,35 @@ def servers(tmp_path: Path) -> Iterator:
         process.kill()
 
 
+def _parent_of(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, grandchildren, ...), from /proc."""
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent_of(int(p)) == parent]
+        found += children
+        frontier += children
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return False
+    return next(line.split()[1] for line in lines if line.startswith("State:")) != "Z"
+
+
 def _health(channel: grpc.Channel, service: str) -> int:
     return (
         health_pb2_grpc.HealthStub(channel)
@@ -89,8 +119,15 @@ def test_sigkill_mid_training_then_restart_keeps_everything(servers) -> None:
             if sum(payload(e) == "epoch_progress" for e in seen) >= 3:
                 break
         call.cancel()
+    training = _descendants(first.process.pid)  # the forkserver and the job's training process
+    assert len(training) >= 2, training
     first.kill()
     assert first.process.returncode == -9
+    # Orphaned, the training process stops by itself instead of training on for nobody.
+    deadline = time.monotonic() + 20
+    while alive := [pid for pid in training if _running(pid)]:
+        assert time.monotonic() < deadline, f"processes {alive} outlived the killed server"
+        time.sleep(0.1)
 
     second = servers()
     with grpc.insecure_channel(second.address) as channel:

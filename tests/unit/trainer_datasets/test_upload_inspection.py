@@ -105,3 +105,26 @@ def test_a_ragged_row_found_during_the_upload_is_the_same_error(tmp_path: Path) 
         inspector.join(timeout=30)
     assert errors and errors[0].reason == "RAGGED_ROW"
     assert "data row 2" in errors[0].message and str(tmp_path) not in errors[0].message
+
+
+def test_a_closed_follower_refuses_reads_and_wakes_a_waiting_one(tmp_path: Path) -> None:
+    with DatasetWriter(tmp_path, 1 << 20) as writer:
+        writer.write(b"abc")
+        reader = writer.follow().open()
+        assert reader.read(3) == b"abc"
+        errors: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                reader.readinto(bytearray(10))  # waits: nothing new has been written
+            except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+                errors.append(exc)
+
+        waiting = threading.Thread(target=read)
+        waiting.start()
+        time.sleep(0.1)
+        reader.close()
+        waiting.join(timeout=5)
+        assert not waiting.is_alive() and isinstance(errors[0], ValueError)
+        with pytest.raises(ValueError):
+            reader.readinto(bytearray(10))
