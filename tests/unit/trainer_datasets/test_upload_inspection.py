@@ -26,6 +26,23 @@ def _feed(writer: DatasetWriter, data: bytes, chunk: int, pause: float) -> None:
         time.sleep(pause)
 
 
+def _read_in_background(reader) -> tuple[threading.Thread, list[BaseException]]:
+    """Start a read that has to wait; returns its thread and the list its exception lands in."""
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            reader.readinto(bytearray(10))
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+            errors.append(exc)
+
+    waiting = threading.Thread(target=read)
+    waiting.start()
+    time.sleep(0.1)
+    assert waiting.is_alive()
+    return waiting, errors
+
+
 def test_a_follower_reads_bytes_as_they_arrive_and_ends_with_the_upload(tmp_path: Path) -> None:
     with DatasetWriter(tmp_path, 1 << 20) as writer:
         reader = writer.follow().open()
@@ -48,17 +65,7 @@ def test_a_follower_reads_bytes_as_they_arrive_and_ends_with_the_upload(tmp_path
 def test_abandoning_the_upload_wakes_a_waiting_follower(tmp_path: Path) -> None:
     writer = DatasetWriter(tmp_path, 1 << 20)
     reader = writer.follow().open()
-    errors: list[BaseException] = []
-
-    def read() -> None:
-        try:
-            reader.read(10)
-        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
-            errors.append(exc)
-
-    waiting = threading.Thread(target=read)
-    waiting.start()
-    time.sleep(0.1)
+    waiting, errors = _read_in_background(reader)
     writer.abort()
     waiting.join(timeout=5)
     assert not waiting.is_alive() and isinstance(errors[0], UploadAbandoned)
@@ -112,17 +119,7 @@ def test_a_closed_follower_refuses_reads_and_wakes_a_waiting_one(tmp_path: Path)
         writer.write(b"abc")
         reader = writer.follow().open()
         assert reader.read(3) == b"abc"
-        errors: list[BaseException] = []
-
-        def read() -> None:
-            try:
-                reader.readinto(bytearray(10))  # waits: nothing new has been written
-            except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
-                errors.append(exc)
-
-        waiting = threading.Thread(target=read)
-        waiting.start()
-        time.sleep(0.1)
+        waiting, errors = _read_in_background(reader)  # waits: nothing new has been written
         reader.close()
         waiting.join(timeout=5)
         assert not waiting.is_alive() and isinstance(errors[0], ValueError)
