@@ -8,8 +8,9 @@ of taking the server down; and cancel is real: a process that has not stopped `k
 after the cancel (a scikit-learn fit between two phase boundaries) is killed.
 
 The forkserver imports torch, scikit-learn, pandas and pyarrow once (about 5 s here) when the first
-job starts, or earlier through warm(); each job then forks in milliseconds. CUDA is initialised only
-in the job processes, never in the server or the forkserver, so forking stays safe.
+job starts, or earlier through warm(); each job then forks in milliseconds. The forkserver is a fresh
+interpreter that never touches CUDA, so the processes forked from it can; training on CUDA sets up its
+context inside the job's process.
 """
 
 from __future__ import annotations
