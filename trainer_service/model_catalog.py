@@ -70,22 +70,25 @@ class ModelCatalog:
             )
         return self.get(f"{MODELS}/{job.model_id}", field="model")
 
+    def _cached(self, model_id: str) -> tuple[ModelRecord, LoadedModel] | None:
+        with self._lock:
+            cached = self._cache.get(model_id)
+            if cached is not None:
+                self._cache.move_to_end(model_id)
+            return cached
+
     def _loaded(self, name: str) -> tuple[ModelRecord, LoadedModel]:
         """The record and loaded model of a Predict target; a cached "models/{id}" skips the store."""
         if not name.startswith(f"{TRAINING_JOBS}/"):
-            with self._lock:
-                cached = self._cache.get(parse_name(name, MODELS, "model"))
-                if cached is not None:
-                    self._cache.move_to_end(cached[0].id)
-                    return cached
+            cached = self._cached(parse_name(name, MODELS, "model"))
+            if cached is not None:
+                return cached
         with self._lock:
             deletions = self._deletions
         record = self.resolve(name)
-        with self._lock:
-            cached = self._cache.get(record.id)
-            if cached is not None:
-                self._cache.move_to_end(record.id)
-                return cached
+        cached = self._cached(record.id)
+        if cached is not None:
+            return cached
         # Records never change once written and delete() evicts, so a cached entry stays right; a load
         # that overlapped a delete is used for this call only, since the model may be the deleted one.
         entry = (record, load_model(self._paths.models / record.id))

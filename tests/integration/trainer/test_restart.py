@@ -58,12 +58,13 @@ def servers(tmp_path: Path) -> Iterator:
         process.kill()
 
 
-def _parent_of(pid: int) -> int | None:
+def _status(pid: int, field: str) -> str | None:
+    """One field of /proc/PID/status (e.g. "PPid", "State"); None once the process is gone."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     except OSError:
         return None
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+    return next(line.split()[1] for line in lines if line.startswith(f"{field}:"))
 
 
 def _descendants(pid: int) -> list[int]:
@@ -72,7 +73,7 @@ def _descendants(pid: int) -> list[int]:
     frontier = [pid]
     while frontier:
         parent = frontier.pop()
-        children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent_of(int(p)) == parent]
+        children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _status(int(p), "PPid") == str(parent)]
         found += children
         frontier += children
     return found
@@ -80,11 +81,7 @@ def _descendants(pid: int) -> list[int]:
 
 def _running(pid: int) -> bool:
     """Alive and not a zombie."""
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except OSError:
-        return False
-    return next(line.split()[1] for line in lines if line.startswith("State:")) != "Z"
+    return _status(pid, "State") not in (None, "Z")
 
 
 def _health(channel: grpc.Channel, service: str) -> int:
