@@ -7,6 +7,7 @@ message; the traceback goes to the log, never to the client.
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,7 +19,7 @@ from grpc_status import rpc_status
 
 from mlsuite_common.errors import ErrorKind, InvalidArgument, ServiceError
 
-__all__ = ["ErrorMappingInterceptor", "status_for", "wrap_handler"]
+__all__ = ["BehaviorInterceptor", "ErrorMappingInterceptor", "status_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +55,47 @@ def _internal(domain: str) -> status_pb2.Status:
     )
 
 
-class ErrorMappingInterceptor(grpc.ServerInterceptor):
+class BehaviorInterceptor(grpc.ServerInterceptor, abc.ABC):
+    """An interceptor that wraps each method's behavior, once per handler rather than once per call.
+
+    grpc asks every interceptor for the handler of every call (on the server's polling thread); a
+    method's handler is the same object from call to call, so its wrapped copy is kept and reused.
+    """
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler | None]] = {}
+
+    @abc.abstractmethod
+    def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+        """The behavior of a unary-response method, wrapped."""
+
+    @abc.abstractmethod
+    def _wrap_stream(self, behavior: Callable[..., Iterator[Any]], method: str) -> Callable[..., Any]:
+        """The behavior of a streaming-response method (a generator), wrapped."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        """The handler with its behavior wrapped."""
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None  # unknown method: nothing is kept for names a client makes up
+        method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = _wrap_handler(handler, method, self._wrap_unary, self._wrap_stream)
+        self._wrapped[method] = (handler, wrapped)  # one entry per method name; a new handler replaces it
+        return wrapped
+
+
+class ErrorMappingInterceptor(BehaviorInterceptor):
     """Maps ServiceError to its status code and details; unexpected exceptions to INTERNAL."""
 
     def __init__(self, domain: str) -> None:
+        super().__init__()
         self._domain = domain
 
     def _abort(self, context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
@@ -90,21 +128,11 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):
 
         return handler
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        """Wrap whichever behavior the handler has."""
-        return wrap_handler(
-            continuation(handler_call_details), handler_call_details.method, self._wrap_unary, self._wrap_stream
-        )
-
 
 Wrapper = Callable[[Callable[..., Any], str], Callable[..., Any]]
 
 
-def wrap_handler(
+def _wrap_handler(
     handler: grpc.RpcMethodHandler | None, method: str, wrap_unary: Wrapper, wrap_stream: Wrapper
 ) -> grpc.RpcMethodHandler | None:
     """The handler with its behavior wrapped: `wrap_unary` for unary responses, `wrap_stream` for streams."""

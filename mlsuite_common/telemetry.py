@@ -2,7 +2,8 @@
 
 One TelemetryInterceptor, outermost, times every call, counts it by method and final status code,
 writes one structured access-log line, and binds the caller's `x-request-id` (or a generated one)
-to the handler thread so every log line of the call carries it.
+to the handler thread so every log line of the call carries it. The id goes back in every call's trailing
+metadata, and a streaming call also sends it as initial metadata when the stream opens.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
-from mlsuite_common.interceptors import wrap_handler
+from mlsuite_common.interceptors import BehaviorInterceptor
 
 __all__ = [
     "Observability",
@@ -101,39 +102,46 @@ def _final_code(context: grpc.ServicerContext, error: BaseException | None) -> g
     return grpc.StatusCode.CANCELLED if isinstance(error, GeneratorExit) else grpc.StatusCode.INTERNAL
 
 
-class TelemetryInterceptor(grpc.ServerInterceptor):
+class TelemetryInterceptor(BehaviorInterceptor):
     """Times, counts and logs every RPC; binds its request id for the handler's log lines."""
 
     def __init__(self, metrics: RpcMetrics) -> None:
+        super().__init__()
         self._metrics = metrics
 
     @staticmethod
-    def _begin(context: grpc.ServicerContext) -> str:
-        """The call's request id (the caller's, or a new one), echoed as initial metadata."""
+    def _request_id(context: grpc.ServicerContext) -> str:
+        """The call's request id: the caller's, or a new one."""
         given = next((value for key, value in context.invocation_metadata() if key == REQUEST_ID_HEADER), "")
-        request_id = given if isinstance(given, str) and 0 < len(given) <= 128 else secrets.token_hex(16)
-        context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
-        return request_id
+        return given if isinstance(given, str) and 0 < len(given) <= 128 else secrets.token_hex(16)
 
-    def _end(self, method: str, context: grpc.ServicerContext, started: float, error: BaseException | None) -> None:
+    def _end(self, method: str, context: grpc.ServicerContext, started: float, error: BaseException | None,
+             request_id: str) -> None:
+        # Every call returns its id in the trailing metadata, which goes out with the status in the same
+        # send as the response (an error's details included); `send_initial_metadata` would be a send of
+        # its own on every unary call (~0.1 ms of a ~1 ms round trip).
+        context.set_trailing_metadata((*(context.trailing_metadata() or ()), (REQUEST_ID_HEADER, request_id)))
         seconds = time.perf_counter() - started
         code = _final_code(context, error)
         self._metrics.observe(method, code, seconds)
-        access_log.info("%s %s %.1fms", method, code.name, seconds * 1000,
-                        extra={"rpc_method": method, "rpc_code": code.name, "duration_ms": round(seconds * 1000, 3)})
+        if access_log.isEnabledFor(logging.INFO):  # the extra fields cost more than the check
+            access_log.info("%s %s %.1fms", method, code.name, seconds * 1000,
+                            extra={"rpc_method": method, "rpc_code": code.name,
+                                   "duration_ms": round(seconds * 1000, 3)})
 
     def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
         def handler(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()
             error: BaseException | None = None
-            token = _request_id.set(self._begin(context))
+            request_id = self._request_id(context)
+            token = _request_id.set(request_id)
             try:
                 return behavior(request, context)
             except BaseException as exc:
                 error = exc
                 raise
             finally:
-                self._end(method, context, started, error)
+                self._end(method, context, started, error, request_id)
                 _request_id.reset(token)
 
         return handler
@@ -141,7 +149,9 @@ class TelemetryInterceptor(grpc.ServerInterceptor):
     def _wrap_stream(self, behavior: Callable[..., Iterator[Any]], method: str) -> Callable[..., Any]:
         def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started = time.perf_counter()
-            request_id = self._begin(context)
+            request_id = self._request_id(context)
+            # A stream's trailers come only at its end: send the id at once as well.
+            context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
             error: BaseException | None = None
             responses: Iterator[Any] | None = None
             try:
@@ -162,19 +172,9 @@ class TelemetryInterceptor(grpc.ServerInterceptor):
                 if hasattr(responses, "close"):
                     responses.close()  # type: ignore[union-attr]
                 with _bound(request_id):
-                    self._end(method, context, started, error)
+                    self._end(method, context, started, error, request_id)
 
         return handler
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        """Wrap whichever behavior the handler has."""
-        return wrap_handler(
-            continuation(handler_call_details), handler_call_details.method, self._wrap_unary, self._wrap_stream
-        )
 
 
 class _RequestIdFilter(logging.Filter):

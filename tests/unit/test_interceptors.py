@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent import futures
+from typing import NamedTuple
 
 import grpc
 import pytest
@@ -89,3 +90,27 @@ def test_errors_raised_mid_stream_map_the_same_way(channel: grpc.Channel) -> Non
     assert caught.value.code() is grpc.StatusCode.ABORTED
     info, _ = _details(caught.value)
     assert info.reason == "DOWNLOAD_IN_PROGRESS" and info.metadata["current_model"] == "org/name"
+
+
+class _CallDetails(NamedTuple):
+    method: str
+    invocation_metadata: tuple[tuple[str, str], ...]
+
+
+def test_each_method_is_wrapped_once_and_rewrapped_when_its_handler_changes() -> None:
+    interceptor = ErrorMappingInterceptor("test.mlsuite")
+    first = grpc.unary_unary_rpc_method_handler(_unary)
+    second = grpc.unary_stream_rpc_method_handler(_stream)
+    current = {"/t.T/Unary": first}
+
+    def intercept(method: str) -> grpc.RpcMethodHandler | None:
+        return interceptor.intercept_service(lambda d: current.get(d.method), _CallDetails(method, ()))
+
+    wrapped = intercept("/t.T/Unary")
+    assert wrapped is not None and wrapped.unary_unary is not _unary
+    assert intercept("/t.T/Unary") is wrapped  # reused, not rebuilt per call
+    current["/t.T/Unary"] = second  # e.g. a rejection handler for one call
+    rewrapped = intercept("/t.T/Unary")
+    assert rewrapped is not wrapped and rewrapped.unary_stream is not None and rewrapped.unary_unary is None
+    assert intercept("/t.T/Made-Up") is None
+    assert "/t.T/Made-Up" not in interceptor._wrapped  # noqa: SLF001 - names a client makes up are not kept

@@ -161,13 +161,15 @@ class _NeuralNetwork(BaseEstimator, metaclass=abc.ABCMeta):
         """Network outputs (after the subclass's output transform) as float64, never silently non-finite."""
         if "module_" not in self.__dict__:  # check_is_fitted's full scan costs more than a one-row forward
             check_is_fitted(self, "module_")
-        features = as_float32(X)
         with self._lock:
             module, folded = self.module_, self._folded
         if folded is not None:
+            # One errstate for the float32 cast and the products (as_float32's own, inlined): each
+            # numpy call counts in a one-row Predict.
             with np.errstate(over="ignore", invalid="ignore"):
-                outputs = self._transform_array(folded(features))
+                outputs = self._transform_array(folded(np.ascontiguousarray(X, dtype=np.float32)))
         else:
+            features = as_float32(X)
             with self._lock:
                 outputs = forward_in_chunks(module, features, self._transform_output).numpy()
         result = outputs.astype(np.float64).reshape(len(X), self._n_outputs())

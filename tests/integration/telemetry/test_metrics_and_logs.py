@@ -89,9 +89,21 @@ def test_access_logs_are_json_with_method_code_and_the_callers_request_id(
         _, call = stub.ListModelTypes.with_call(
             pb.ListModelTypesRequest(), metadata=(("x-request-id", "req-4711"),), timeout=10
         )
-        assert dict(call.initial_metadata())["x-request-id"] == "req-4711"
-        with pytest.raises(grpc.RpcError):
+        # A unary call returns the id with its status, in the trailing metadata.
+        assert dict(call.trailing_metadata())["x-request-id"] == "req-4711"
+        with pytest.raises(grpc.RpcError) as rejected_call:
             stub.GetModel(pb.GetModelRequest(name="models/nope"), timeout=10)
+        # An error keeps its google.rpc details beside the (generated) id.
+        trailers = dict(rejected_call.value.trailing_metadata())
+        assert len(trailers["x-request-id"]) == 32 and "grpc-status-details-bin" in trailers
+        # A stream sends the id as initial metadata when it opens, and again with its status.
+        stream = stub.WatchTrainingJob(pb.WatchTrainingJobRequest(name="trainingJobs/nope"),
+                                       metadata=(("x-request-id", "req-4712"),), timeout=10)
+        assert dict(stream.initial_metadata())["x-request-id"] == "req-4712"
+        with pytest.raises(grpc.RpcError) as watched:
+            next(stream)
+        assert watched.value.code() == grpc.StatusCode.NOT_FOUND
+        assert dict(watched.value.trailing_metadata())["x-request-id"] == "req-4712"
     server.terminate()
     entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     access = [e for e in entries if e["logger"] == "mlsuite.access"]
