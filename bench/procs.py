@@ -100,3 +100,9 @@ def peak_rss_mib(pid: int) -> float:
 def rss_mib(pid: int) -> float:
     """The process's resident set size now (VmRSS), in MiB."""
     return _status_kib(pid, "VmRSS") / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process's own threads have used so far (not its children's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -124,7 +124,7 @@ def _cpu_suite(report: Report, work: Path, quick: bool, figures: set[int]) -> No
                 configs = FANOUT_CONFIGS
                 if quick:
                     configs = tuple(Config(4_000, c.batch_size, 10) for c in FANOUT_CONFIGS)
-                fanout_figure(report, session, work, configs, repeats=1 if quick else 3)
+                fanout_figure(report, session, work, configs, repeats=1 if quick else 6)
         if 3 in figures:
             sizes = (5_000_000, 20_000_000) if quick else (50_000_000, 200_000_000)
             upload_figure(report, work, raw, big_bytes=sizes[1], small_bytes=sizes[0])

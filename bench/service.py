@@ -36,6 +36,7 @@ class JobTiming:
     r2: float
     model: str
     epochs: int
+    events: int  # stored events, the terminal one included
     watchers_seen: int = 0
 
 
@@ -87,7 +88,7 @@ class TrainerSession:
         if finished is None or finished.state.value != "SUCCEEDED":
             raise RuntimeError(f"{job.name} ended {finished and finished.state}: {finished}")
         return JobTiming(median_epoch_ms(ends), float(finished.metrics["r2"]), finished.model, len(ends),
-                         watchers_seen)
+                         finished.sequence, watchers_seen)
 
 
 def _watch(address: str, job: str, count: int) -> Callable[[], int]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from bench import baselines
+from bench import baselines, procs
 from bench.baselines import Run
 from bench.data import Regression, make_regression, write_parquet
 from bench.report import Comparison, Report
@@ -121,20 +121,30 @@ def _compare(report: Report, label: str, config: Config, service: Run, runs: dic
 
 def fanout_figure(report: Report, session: TrainerSession, work: Path, configs: tuple[Config, ...],
                   watchers: int = 100, repeats: int = 2) -> None:
-    """Training ms/epoch with 0 and `watchers` live watch streams on the job, alternated `repeats` times."""
+    """Training ms/epoch with 0 and `watchers` live watch streams on the job, alternated `repeats` times.
+
+    The order flips every repeat (0, N, N, 0, ...), so a drift in the machine's speed during the
+    figure lands on both sides alike.
+    """
     for config in configs:
         data = make_regression(int(config.rows / 0.8), seed=1)
         dataset = _dataset(session, data, work)
         timings: dict[int, list[float]] = {0: [], watchers: []}
-        seen = 0
-        for _ in range(repeats):
-            for count in (0, watchers):
+        cpu: dict[int, list[float]] = {0: [], watchers: []}  # the server process's own CPU seconds per job
+        seen = events = 0
+        for repeat in range(repeats):
+            for count in (0, watchers) if repeat % 2 == 0 else (watchers, 0):
+                before = procs.cpu_seconds(session.server.pid)
                 job = session.train(dataset, epochs=config.service_epochs, batch_size=config.batch_size,
                                     watchers=count)
+                cpu[count].append(procs.cpu_seconds(session.server.pid) - before)
                 timings[count].append(job.ms_per_epoch)
-                seen = max(seen, job.watchers_seen)
+                seen, events = max(seen, job.watchers_seen), job.events
         quiet, watched = statistics.median(timings[0]), statistics.median(timings[watchers])
-        note = f"{seen} of {watchers} streams saw the end; median of {repeats} jobs each"
+        extra_cpu = statistics.median(cpu[watchers]) - statistics.median(cpu[0])
+        note = (f"{seen} of {watchers} streams saw the end; median of {repeats} jobs each, alternated; server "
+                f"CPU {statistics.median(cpu[0]):.2f} s vs {statistics.median(cpu[watchers]):.2f} s per job, "
+                f"~{extra_cpu / (watchers * (events + 1)) * 1e6:.0f} us per stream message")
         report.add(Comparison(f"4. fan-out, {config.label}", f"{watchers} watchers", "0 watchers", watched,
                               quiet, "ms/epoch", ("<=", 1.05), note))
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence  # noqa: E402
 
 from downloader_service.config import parse_config  # noqa: E402
 from downloader_service.server import serve  # noqa: E402
+from mlsuite_common.logs import configure_logging  # noqa: E402
 from mlsuite_common.security import InsecureBindError, check_exposure  # noqa: E402
-from mlsuite_common.telemetry import configure_logging  # noqa: E402
 
 __all__ = ["main"]
 

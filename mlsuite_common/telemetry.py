@@ -1,5 +1,7 @@
 """Observability shared by both servers: Prometheus RPC metrics, access logs and request ids.
 
+Log configuration and the request-id context live in mlsuite_common.logs (no grpc there).
+
 One TelemetryInterceptor, outermost, times every call, counts it by method and final status code,
 writes one structured access-log line, and binds the caller's `x-request-id` (or a generated one)
 to the handler thread so every log line of the call carries it. The id goes back in every call's trailing
@@ -8,9 +10,6 @@ metadata, and a streaming call also sends it as initial metadata when the stream
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import json
 import logging
 import secrets
 import time
@@ -22,19 +21,17 @@ import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 from mlsuite_common.interceptors import BehaviorInterceptor
+from mlsuite_common.logs import bound_request_id, request_id_var
 
 __all__ = [
     "Observability",
     "RpcMetrics",
     "TelemetryInterceptor",
     "REQUEST_ID_HEADER",
-    "current_request_id",
-    "configure_logging",
     "start_metrics_server",
 ]
 
 REQUEST_ID_HEADER = "x-request-id"
-_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 access_log = logging.getLogger("mlsuite.access")
 
 # Latency buckets from a sub-millisecond unary call to a long training stream.
@@ -48,21 +45,6 @@ class Observability:
     log_format: str = "text"  # "text" | "json"
     metrics_host: str = ""  # empty: the gRPC --host
     metrics_port: int = -1  # -1: no endpoint; 0: a free port (printed)
-
-
-@contextlib.contextmanager
-def _bound(request_id: str) -> Iterator[None]:
-    """Bind `request_id` to the current context for the duration of the block."""
-    token = _request_id.set(request_id)
-    try:
-        yield
-    finally:
-        _request_id.reset(token)
-
-
-def current_request_id() -> str:
-    """The request id of the RPC this thread is serving; empty outside an RPC."""
-    return _request_id.get()
 
 
 class RpcMetrics:
@@ -134,7 +116,7 @@ class TelemetryInterceptor(BehaviorInterceptor):
             started = time.perf_counter()
             error: BaseException | None = None
             request_id = self._request_id(context)
-            token = _request_id.set(request_id)
+            token = request_id_var.set(request_id)
             try:
                 return behavior(request, context)
             except BaseException as exc:
@@ -142,7 +124,7 @@ class TelemetryInterceptor(BehaviorInterceptor):
                 raise
             finally:
                 self._end(method, context, started, error, request_id)
-                _request_id.reset(token)
+                request_id_var.reset(token)
 
         return handler
 
@@ -156,10 +138,10 @@ class TelemetryInterceptor(BehaviorInterceptor):
             responses: Iterator[Any] | None = None
             try:
                 # A response generator may be resumed on another thread: bind the id around each step.
-                with _bound(request_id):
+                with bound_request_id(request_id):
                     responses = behavior(request, context)
                 while True:
-                    with _bound(request_id):
+                    with bound_request_id(request_id):
                         try:
                             response = next(responses)
                         except StopIteration:
@@ -171,50 +153,10 @@ class TelemetryInterceptor(BehaviorInterceptor):
             finally:
                 if hasattr(responses, "close"):
                     responses.close()  # type: ignore[union-attr]
-                with _bound(request_id):
+                with bound_request_id(request_id):
                     self._end(method, context, started, error, request_id)
 
         return handler
-
-
-class _RequestIdFilter(logging.Filter):
-    """Adds the current request id to every record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
-        return True
-
-
-class _JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id and any rpc_* fields."""
-
-    _EXTRA = ("rpc_method", "rpc_code", "duration_ms")
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if getattr(record, "request_id", ""):
-            entry["request_id"] = record.request_id  # type: ignore[attr-defined]
-        entry.update({k: getattr(record, k) for k in self._EXTRA if hasattr(record, k)})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def configure_logging(level: str, fmt: str) -> None:
-    """Root logging: `text` (human) or `json` (one object per line); both carry the request id."""
-    handler = logging.StreamHandler()
-    handler.addFilter(_RequestIdFilter())
-    if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def start_metrics_server(host: str, port: int, registry: CollectorRegistry) -> int:

@@ -10,8 +10,8 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the TrainerService until SIGTERM; exit 0 after a clean drain, 2 on a configuration error."""
+    from mlsuite_common.logs import configure_logging
     from mlsuite_common.security import InsecureBindError, check_exposure
-    from mlsuite_common.telemetry import configure_logging
     from trainer_service.config import parse_config
 
     config = parse_config(argv)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlsuite_common.errors import ServiceError
-from mlsuite_common.telemetry import configure_logging
+from mlsuite_common.logs import configure_logging
 from trainer_service.datasets import DatasetFormat, load_frame
 from trainer_service.devices import configure_cpu_threads
 from trainer_service.events import EpochProgress, JobCancelled, Phase
