@@ -97,7 +97,8 @@ _NOTES = [
     "watch streams hold a handler thread each) and trains each job in a process of its own; the raw grpcio "
     "baseline server is a subprocess too. The 100 watchers are threads of the benchmark process, on the same "
     "two cores as the server and the job: they read the raw stream (every message received and parsed) "
-    "without building the client's dataclasses; 3 jobs with and 3 without watchers alternate.",
+    "without building the client's dataclasses; 6 jobs with and 6 without watchers alternate, the order flipping "
+    "each time; the server's CPU time (its own threads, not the job's process) is read around each job.",
     "Predict: sequential calls with a prebuilt request through the generated stub, alternating call by call "
     "with the raw echo, which returns the same request bytes. Upload: the Python client's 1 MiB chunks with the "
     "SHA-256 computed beforehand; "
