@@ -68,6 +68,11 @@ export class MLSuiteError extends Error {
     this.fieldViolations = Object.freeze(fieldViolations.map((v) => Object.freeze({ ...v })));
     /** The call's trailing metadata, if any. */
     this.trailers = trailers;
+    /**
+     * The id the server logged the call under (its `x-request-id` trailer): quote it when asking an
+     * operator about the failure. Empty when the answer came from elsewhere (a proxy, the channel).
+     */
+    this.requestId = String(trailers?.get?.('x-request-id')?.[0] ?? '');
   }
 
   /** "CODE [REASON]: message", like the Python client's str(). */

@@ -126,6 +126,7 @@ test('another model while one downloads is ABORTED with reason DOWNLOAD_IN_PROGR
   await assert.rejects(client.cancelDownload(), (error) => {
     assert.ok(error instanceof FailedPreconditionError);
     assert.equal(error.reason, 'NOT_DOWNLOADING');
+    assert.match(error.requestId, /^[0-9a-f]{32}$/); // the server's generated x-request-id, from the trailers
     return true;
   });
 });

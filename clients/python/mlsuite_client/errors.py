@@ -63,6 +63,7 @@ class MLSuiteError(Exception):
         reason: str = "",
         metadata: dict[str, str] | None = None,
         field_violations: tuple[FieldViolation, ...] = (),
+        request_id: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -70,6 +71,9 @@ class MLSuiteError(Exception):
         self.reason = reason
         self.metadata = dict(metadata or {})
         self.field_violations = field_violations
+        # The id the server logged the call under (its `x-request-id` trailer): quote it when asking
+        # an operator about the failure. Empty when the answer came from elsewhere (a proxy, the channel).
+        self.request_id = request_id
 
     def __str__(self) -> str:
         reason = f" [{self.reason}]" if self.reason else ""
@@ -160,5 +164,9 @@ def from_rpc_error(error: grpc.RpcError) -> MLSuiteError:
                 bad = error_details_pb2.BadRequest()
                 detail.Unpack(bad)
                 violations = tuple(FieldViolation(v.field, v.description) for v in bad.field_violations)
+    request_id = ""
+    if hasattr(error, "trailing_metadata"):
+        request_id = next((str(v) for k, v in error.trailing_metadata() or () if k == "x-request-id"), "")
     cls = _BY_REASON.get(reason) or _BY_CODE.get(code, InternalError)
-    return cls(message, code=code, reason=reason, metadata=metadata, field_violations=violations)
+    return cls(message, code=code, reason=reason, metadata=metadata, field_violations=violations,
+               request_id=request_id)

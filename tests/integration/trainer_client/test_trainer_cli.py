@@ -43,6 +43,7 @@ def test_datasets_upload_list_show_delete(cli: CliRunner, regression_csv: Path) 
         assert cli("datasets", "delete", dataset).returncode == 0
     gone = cli("datasets", "show", name)
     assert gone.returncode == 1 and "NOT_FOUND" in gone.stderr
+    assert re.search(r"request id: [0-9a-f]{32}", gone.stderr)  # what to quote to an operator
 
 
 def test_local_and_usage_errors_exit_2(cli: CliRunner, tmp_path: Path) -> None:

@@ -149,6 +149,7 @@ def test_errors_map_to_the_exception_family(
     with pytest.raises(NotFoundError) as not_found:
         client.get_training_job("trainingJobs/doesnotexist")
     assert isinstance(not_found.value, MLSuiteError) and not_found.value.reason
+    assert len(not_found.value.request_id) == 32  # the server's generated x-request-id, from the trailers
     with pytest.raises(InvalidArgumentError) as bad_type:
         client.create_training_job(regression_dataset, "y", model_type="no_such_model")
     assert any("model_type" in v.field for v in bad_type.value.field_violations)

@@ -90,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"[red]error:[/red] {exc}")
         for violation in exc.field_violations:
             err.print(f"  {violation.field}: {violation.description}")
+        if exc.request_id:
+            err.print(f"  request id: {exc.request_id}", markup=False)
         return 1
     except KeyboardInterrupt:
         return 130
