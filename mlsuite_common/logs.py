@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["bound_request_id", "configure_logging", "current_request_id", "request_id_var"]
+__all__ = ["bound_request_id", "configure_logging", "request_id_var"]
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 """The request id of the RPC being served in this context; empty outside an RPC."""
@@ -27,11 +27,6 @@ def bound_request_id(request_id: str) -> Iterator[None]:
         yield
     finally:
         request_id_var.reset(token)
-
-
-def current_request_id() -> str:
-    """The request id of the RPC this thread is serving; empty outside an RPC."""
-    return request_id_var.get()
 
 
 class _RequestIdFilter(logging.Filter):
