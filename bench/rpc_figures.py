@@ -47,34 +47,46 @@ def _interleaved_percentiles(
     return (float(of_subject[0]), float(of_subject[1])), (float(of_baseline[0]), float(of_baseline[1]))
 
 
+def _values(rows: int) -> np.ndarray:
+    return np.random.default_rng(5).normal(size=(rows, FEATURES))
+
+
 def _instances(rows: int) -> list[struct_pb2.Struct]:
-    values = np.random.default_rng(5).normal(size=(rows, FEATURES))
     structs = []
-    for row in values:
+    for row in _values(rows):
         struct = struct_pb2.Struct()
         struct.update({f"x{i}": float(v) for i, v in enumerate(row)})
         structs.append(struct)
     return structs
 
 
+def _columns(rows: int) -> dict[str, pb.FeatureValues]:
+    """The same values as _instances(rows), by column."""
+    values = _values(rows)
+    return {f"x{i}": pb.FeatureValues(doubles=pb.DoubleValues(values=values[:, i].tolist())) for i in range(FEATURES)}
+
+
 def predict_figure(report: Report, session: TrainerSession, raw_address: str, model: str,
                    calls: tuple[int, int] = (400, 120)) -> None:
     """Predict p50 / p99 for 1 and 1000 rows against a raw echo of the same request bytes."""
     stub = pb_grpc.TrainerServiceStub(session.client._channel)  # noqa: SLF001 - the client's own channel
+    cases = (
+        ("1 row", pb.PredictRequest(model=model, instances=_instances(1)), calls[0]),
+        ("1000 rows", pb.PredictRequest(model=model, instances=_instances(1000)), calls[1]),
+        ("1000 rows by columns", pb.PredictRequest(model=model, columns=_columns(1000)), calls[1]),
+    )
     with channel(raw_address) as raw:
         echo = raw.unary_unary(ECHO)
-        for rows, count in zip((1, 1000), calls, strict=True):
-            request = pb.PredictRequest(model=model, instances=_instances(rows))
+        for label, request, count in cases:
             payload = request.SerializeToString()
             predict, raw_echo = _interleaved_percentiles(
                 lambda r=request: stub.Predict(r, timeout=30), lambda p=payload: echo(p, timeout=30), count
             )
             for index, name in enumerate(("p50", "p99")):
-                target = ("<=", 1.5) if rows == 1 and name == "p50" else None
-                report.add(Comparison(f"2. Predict {rows} row{'s' if rows > 1 else ''}, {name}", "Predict",
-                                      "raw echo", predict[index], raw_echo[index], "ms", target,
-                                      f"{count} sequential calls each, alternating; "
-                                      f"request {len(payload):,} B"))
+                target = ("<=", 1.5) if label == "1 row" and name == "p50" else None
+                report.add(Comparison(f"2. Predict {label}, {name}", "Predict", "raw echo", predict[index],
+                                      raw_echo[index], "ms", target,
+                                      f"{count} sequential calls each, alternating; request {len(payload):,} B"))
 
 
 def _chunks(path: Path) -> Iterator[bytes]:

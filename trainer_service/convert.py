@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
 
@@ -13,13 +14,14 @@ from mlsuite_common.errors import InvalidArgument
 from trainer_service import registry
 from trainer_service.datasets import DatasetFormat
 from trainer_service.events import EpochProgress, JobState, Phase
+from trainer_service.instances import ColumnRows, FeatureValues, PredictRows
 from trainer_service.jobs import Heartbeat, Snapshot, WatchItem
 from trainer_service.pipeline import Prediction
 from trainer_service.records import DatasetRecord, HyperValue, JobEvent, JobRecord, JobSpec, ModelRecord
 
 __all__ = [
     "dataset_format", "dataset", "model_type", "spec_from_proto", "training_job", "job_state_from_proto",
-    "event", "model", "prediction", "instances",
+    "event", "model", "prediction", "instances", "prediction_rows",
 ]
 
 _FORMATS = {pb.DATASET_FORMAT_CSV: DatasetFormat.CSV, pb.DATASET_FORMAT_PARQUET: DatasetFormat.PARQUET}
@@ -270,3 +272,27 @@ class _StructInstance(Mapping[str, Any]):
 def instances(values: Any) -> list[Mapping[str, Any]]:
     """Predict instances as mappings (numbers arrive as floats, null as None), converted on access."""
     return [_StructInstance(v) if isinstance(v, struct_pb2.Struct) else dict(v) for v in values]
+
+
+def _feature_values(name: str, values: pb.FeatureValues) -> FeatureValues:
+    kind = values.WhichOneof("kind")
+    if kind == "strings":
+        strings = np.array(values.strings.values, dtype=object).reshape(-1)
+        missing = np.array(values.strings.missing_rows, dtype=np.int64)
+        if missing.size and (missing.min() < 0 or missing.max() >= len(strings)):
+            raise InvalidArgument(f"column {name!r}: missing_rows must name rows 0-{len(strings) - 1}",
+                                  field=f"columns[{name}].strings.missing_rows", reason="INVALID_MISSING_ROWS")
+        strings[missing] = np.nan
+        return FeatureValues(strings=strings)
+    # An unset kind holds no rows; ColumnRows reports it as too short.
+    return FeatureValues(numbers=np.array(values.doubles.values, dtype=np.float64))
+
+
+def prediction_rows(request: pb.PredictRequest) -> PredictRows:
+    """A Predict's rows: its instances, or its columns (never both)."""
+    if request.columns and request.instances:
+        raise InvalidArgument("send the rows as instances or as columns, not both", field="columns",
+                              reason="INSTANCES_AND_COLUMNS")
+    if request.columns:
+        return ColumnRows({name: _feature_values(name, values) for name, values in request.columns.items()})
+    return instances(request.instances)

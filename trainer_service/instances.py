@@ -1,9 +1,10 @@
-"""Prediction instances checked against a model's feature schema and gathered into one array per column.
+"""Prediction rows checked against a model's feature schema and gathered into one array per column.
 
-Instances arrive as mappings of feature name to value (None or NaN for missing). The values are
-checked by type in bulk first: numeric features of plain floats / ints (bools for bool features)
-become one float64 matrix in one numpy call, string features one array each. Only a column that
-fails the bulk check is walked value by value, to name the bad instance in the error.
+Rows arrive either as instances, mappings of feature name to value (None or NaN for missing), or
+as ColumnRows, one array per feature. Instance values are checked by type in bulk first: numeric
+features of plain floats / ints (bools for bool features) become one float64 matrix in one numpy
+call, string features one array each. Only a column that fails the bulk check is walked value by
+value, to name the bad instance in the error. Columns need no walk at all: each arrives typed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 from mlsuite_common.errors import InvalidArgument
 from trainer_service.preprocessing import NUMERIC_DTYPES, FeatureColumn
 
-__all__ = ["InstanceColumns", "instance_columns", "instances_to_frame"]
+__all__ = ["ColumnRows", "FeatureValues", "InstanceColumns", "PredictRows", "instance_columns", "instances_to_frame"]
 
 _NONE = type(None)
 # Types a whole column may hold to skip the value-by-value check (None means missing).
@@ -159,3 +160,88 @@ def instances_to_frame(
 ) -> pd.DataFrame:
     """instance_columns as a frame, the shape the fitted ColumnTransformer reads."""
     return instance_columns(instances, schema).frame()
+
+
+@dataclass(frozen=True)
+class FeatureValues:
+    """One feature's values for every row of a columnar Predict: numbers or text, NaN marking a missing one."""
+
+    numbers: np.ndarray | None = None  # float64
+    strings: np.ndarray | None = None  # object array of str
+
+    def __len__(self) -> int:
+        values = self.numbers if self.numbers is not None else self.strings
+        return 0 if values is None else len(values)
+
+
+class ColumnRows:
+    """Prediction rows by column (PredictRequest.columns): every column holds the same number of rows."""
+
+    def __init__(self, columns: Mapping[str, FeatureValues]) -> None:
+        lengths = {name: len(values) for name, values in columns.items()}
+        self.rows = max(lengths.values(), default=0)
+        short = sorted(name for name, length in lengths.items() if length != self.rows)
+        if short:
+            raise InvalidArgument(
+                f"every column must hold {self.rows} rows, like the longest; {short[0]!r} holds {lengths[short[0]]}",
+                field=f"columns[{short[0]}]",
+                reason="COLUMN_LENGTH_MISMATCH",
+            )
+        self._columns = dict(columns)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def instance_columns(self, schema: Sequence[FeatureColumn]) -> InstanceColumns:
+        """The checked values of every schema feature; columns the schema does not name are ignored."""
+        numeric = [column for column in schema if column.dtype in NUMERIC_DTYPES]
+        matrix = np.empty((self.rows, len(numeric)), dtype=np.float64)
+        for j, column in enumerate(numeric):
+            matrix[:, j] = self._numbers(column)
+        strings = {column.name: self._strings(column) for column in schema if column.dtype not in NUMERIC_DTYPES}
+        return InstanceColumns(self.rows, tuple(column.name for column in numeric), matrix, strings)
+
+    def _values(self, column: FeatureColumn) -> FeatureValues:
+        values = self._columns.get(column.name)
+        if values is None:
+            raise InvalidArgument(f"columns lack feature {column.name!r}", field=f"columns[{column.name}]",
+                                  reason="MISSING_FEATURE")
+        return values
+
+    def _numbers(self, column: FeatureColumn) -> np.ndarray:
+        numbers = self._values(column).numbers
+        if numbers is None:
+            raise _wrong_kind(column, "doubles")
+        bad = np.isinf(numbers)
+        if column.dtype == "bool":
+            bad |= ~(np.isnan(numbers) | (numbers == 0.0) | (numbers == 1.0))
+        if bad.any():
+            row = int(np.argmax(bad))
+            expected = "1 or 0 (or NaN)" if column.dtype == "bool" else "finite (or NaN)"
+            raise InvalidArgument(
+                f"feature {column.name!r} ({column.dtype}) must be {expected}, got {numbers[row]!r} in row {row}",
+                field=f"columns[{column.name}]",
+                reason="INVALID_FEATURE_VALUE",
+            )
+        return numbers
+
+    def _strings(self, column: FeatureColumn) -> np.ndarray:
+        values = self._values(column)
+        if values.strings is not None:
+            return values.strings
+        if values.numbers is not None and np.isnan(values.numbers).all():
+            # Only missing values: a client that cannot tell a text column from its values sends NaN.
+            return np.full(self.rows, np.nan, dtype=object)
+        raise _wrong_kind(column, "strings")
+
+
+def _wrong_kind(column: FeatureColumn, expected: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"feature {column.name!r} ({column.dtype}) must be sent as {expected}",
+        field=f"columns[{column.name}]",
+        reason="INVALID_FEATURE_TYPE",
+    )
+
+
+PredictRows = Sequence[Mapping[str, object]] | ColumnRows
+"""The rows of a Predict: instances, or columns."""

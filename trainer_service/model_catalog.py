@@ -9,10 +9,10 @@ from __future__ import annotations
 import shutil
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
 
 from mlsuite_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from trainer_service.events import JobState
+from trainer_service.instances import ColumnRows, PredictRows
 from trainer_service.names import MODELS, TRAINING_JOBS, parse_name
 from trainer_service.paths import DataPaths
 from trainer_service.pipeline import LoadedModel, Prediction, load_model
@@ -99,14 +99,13 @@ class ModelCatalog:
                 self._cache.popitem(last=False)
         return entry
 
-    def predict(
-        self, name: str, instances: Sequence[Mapping[str, object]]
-    ) -> tuple[ModelRecord, list[Prediction]]:
-        """One prediction per instance, in order."""
-        if not instances:
-            raise InvalidArgument("instances must not be empty", field="instances", reason="NO_INSTANCES")
-        if len(instances) > MAX_INSTANCES:
-            raise InvalidArgument(f"at most {MAX_INSTANCES} instances per call, got {len(instances)}",
-                                  field="instances", reason="TOO_MANY_INSTANCES")
+    def predict(self, name: str, rows: PredictRows) -> tuple[ModelRecord, list[Prediction]]:
+        """One prediction per row (instances, or columns), in order."""
+        field = "columns" if isinstance(rows, ColumnRows) else "instances"
+        if not len(rows):
+            raise InvalidArgument(f"{field} must hold at least one row", field=field, reason="NO_INSTANCES")
+        if len(rows) > MAX_INSTANCES:
+            raise InvalidArgument(f"at most {MAX_INSTANCES} rows per call, got {len(rows)}",
+                                  field=field, reason="TOO_MANY_INSTANCES")
         record, model = self._loaded(name)
-        return record, model.predict(instances)
+        return record, model.predict(rows)

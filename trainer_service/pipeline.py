@@ -11,7 +11,7 @@ import logging
 import math
 import pathlib
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +24,7 @@ from mlsuite_common.errors import FailedPrecondition, InvalidArgument
 from trainer_service.artifacts import ModelManifest, load_manifest, load_parts, save_model
 from trainer_service.events import Phase, ProgressReporter
 from trainer_service.feature_encoder import FeatureEncoder
-from trainer_service.instances import instance_columns
+from trainer_service.instances import ColumnRows, PredictRows, instance_columns
 from trainer_service.metrics import classification_metrics, regression_metrics
 from trainer_service.models import NEURAL_NETWORK_TYPES, TrainingData, TrainingDiverged, build_estimator
 from trainer_service.preprocessing import (
@@ -281,17 +281,20 @@ class LoadedModel:
         self._encoder = FeatureEncoder.compile(preprocessor)
         self._estimator = estimator
 
-    def features(self, instances: Sequence[Mapping[str, object]]) -> np.ndarray:
-        """The encoded feature matrix of instances validated against feature_schema."""
-        columns = instance_columns(instances, self.feature_schema)
+    def features(self, rows: PredictRows) -> np.ndarray:
+        """The encoded feature matrix of rows (instances or columns) validated against feature_schema."""
+        if isinstance(rows, ColumnRows):
+            columns = rows.instance_columns(self.feature_schema)
+        else:
+            columns = instance_columns(rows, self.feature_schema)
         if self._encoder is not None:
             return self._encoder.encode(columns)
         return self._preprocessor.transform(columns.frame())
 
-    def predict(self, instances: Sequence[Mapping[str, object]]) -> list[Prediction]:
-        """One prediction per instance, in order; instances are validated against feature_schema."""
-        features = self.features(instances)
-        if not instances:
+    def predict(self, rows: PredictRows) -> list[Prediction]:
+        """One prediction per row, in order; rows (instances or columns) are validated against feature_schema."""
+        features = self.features(rows)
+        if not len(rows):
             return []
         if self.category is ModelCategory.REGRESSION:
             return [

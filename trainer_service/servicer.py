@@ -172,5 +172,5 @@ class TrainerServicer(pb_grpc.TrainerServiceServicer):
 
     def Predict(self, request, context):  # noqa: N802
         """Predict with a model."""
-        _, predictions = self._core.models.predict(request.model, convert.instances(request.instances))
+        _, predictions = self._core.models.predict(request.model, convert.prediction_rows(request))
         return pb.PredictResponse(predictions=[convert.prediction(p) for p in predictions])

@@ -128,6 +128,41 @@ export function instanceToStruct(instance) {
   return { fields };
 }
 
+
+/**
+ * One column of a columnar Predict -> FeatureValues: text if any value is a string, numbers otherwise
+ * (booleans as 1 / 0). null, undefined and NaN are missing values.
+ * @param {string} name The feature, for error messages.
+ * @param {ArrayLike<number | string | boolean | null | undefined>} values One per row.
+ * @returns {object}
+ */
+export function featureValuesToProto(name, values) {
+  const list = Array.from(values);
+  const isMissing = (v) => v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v));
+  if (!list.some((v) => typeof v === 'string')) {
+    const numbers = list.map((v, row) => {
+      if (isMissing(v)) return NaN;
+      if (typeof v === 'number') return v;
+      if (typeof v === 'boolean') return v ? 1 : 0;
+      throw new TypeError(`column ${name}, row ${row}: expected a number, string, boolean or null`);
+    });
+    return { doubles: { values: numbers } };
+  }
+  const texts = [];
+  const missingRows = [];
+  list.forEach((v, row) => {
+    if (typeof v === 'string') {
+      texts.push(v);
+    } else if (isMissing(v)) {
+      texts.push('');
+      missingRows.push(row);
+    } else {
+      throw new TypeError(`column ${name}, row ${row}: a column of text holds only strings and nulls`);
+    }
+  });
+  return { strings: { values: texts, missingRows } };
+}
+
 /** @returns {import('./types.js').Dataset} */
 export function datasetFromProto(d) {
   return Object.freeze({

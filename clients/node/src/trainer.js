@@ -12,6 +12,7 @@ import path from 'node:path';
 import {
   datasetFromProto,
   eventFromProto,
+  featureValuesToProto,
   instanceToStruct,
   jobFromProto,
   modelFromProto,
@@ -263,6 +264,22 @@ export class TrainerClient extends GrpcClient {
    */
   async predict(model, instances) {
     const response = await this.unary('Predict', { model, instances: instances.map(instanceToStruct) });
+    return response.predictions.map(predictionFromProto);
+  }
+
+  /**
+   * Predicts one value per row of `columns` (feature -> its value in every row), sent column by column:
+   * for many rows far cheaper than predict() to encode and to decode. Columns the model does not use are
+   * ignored; null, undefined and NaN are missing values.
+   * @param {string} model "models/{id}" (or "trainingJobs/{id}" of a succeeded job).
+   * @param {Record<string, ArrayLike<number | string | boolean | null>>} columns Every column the same length.
+   * @returns {Promise<import('./types.js').Prediction[]>}
+   */
+  async predictColumns(model, columns) {
+    const encoded = Object.fromEntries(
+      Object.entries(columns).map(([name, values]) => [name, featureValuesToProto(name, values)]),
+    );
+    const response = await this.unary('Predict', { model, columns: encoded });
     return response.predictions.map(predictionFromProto);
   }
 }

@@ -277,6 +277,22 @@ test('predict answers with the trained network, one number per instance', async 
   // A missing value (null) is imputed, not rejected.
   const [missing] = await client.predict(trainedModel, [{ x1: 1, x2: null, color: null }]);
   assert.ok(Number.isFinite(missing.number));
+
+  // The same rows by column (plus a missing row and a column the model ignores) give the same numbers.
+  const columns = {
+    x1: [...instances.map((r) => r.x1), 1],
+    x2: [...instances.map((r) => r.x2), null],
+    color: [...instances.map((r) => r.color), null],
+    unused: instances.map(() => true).concat([false]),
+  };
+  const byColumns = await client.predictColumns(trainedModel, columns);
+  assert.equal(byColumns.length, instances.length + 1);
+  const expected = [...predictions, missing].map((p) => p.number);
+  byColumns.forEach((p, i) => assert.ok(Math.abs(p.number - expected[i]) <= 1e-6 * Math.abs(expected[i]), `row ${i}`));
+  await assert.rejects(client.predictColumns(trainedModel, { x1: [1, 2], x2: [1], color: ['a', 'b'] }), (error) => {
+    assert.equal(error.reason, 'COLUMN_LENGTH_MISMATCH');
+    return true;
+  });
 });
 
 test('a classifier predicts labels with probabilities', async () => {

@@ -20,6 +20,7 @@ __all__ = [
     "hyperparameters_to_proto",
     "struct_value",
     "instance_to_struct",
+    "feature_values_to_proto",
     "spec_to_proto",
 ]
 
@@ -121,6 +122,34 @@ def instance_to_struct(instance: Mapping[str, object]) -> struct_pb2.Struct:
     for key, value in instance.items():
         struct.fields[str(key)].CopyFrom(struct_value(value))
     return struct
+
+
+def _number(name: str, row: int, value: object) -> float:
+    if value is None:
+        return math.nan
+    if _is_bool(value) or isinstance(value, numbers.Real):
+        return float(value)  # type: ignore[arg-type]
+    raise TypeError(f"column {name!r}, row {row}: unsupported value {value!r}; use a number, string, bool or None")
+
+
+def feature_values_to_proto(name: str, values: Sequence[object]) -> pb.FeatureValues:
+    """One column of a columnar Predict: text if any value is a str, else numbers (bools as 1 / 0).
+
+    None and NaN are missing values; a column of text may hold nothing else.
+    """
+    if not any(isinstance(value, str) for value in values):
+        return pb.FeatureValues(doubles=pb.DoubleValues(values=[_number(name, i, v) for i, v in enumerate(values)]))
+    texts: list[str] = []
+    missing: list[int] = []
+    for row, value in enumerate(values):
+        if isinstance(value, str):
+            texts.append(value)
+        elif value is None or (isinstance(value, float) and math.isnan(value)):
+            texts.append("")
+            missing.append(row)
+        else:
+            raise TypeError(f"column {name!r}, row {row}: {value!r} in a column of text; use a str or None")
+    return pb.FeatureValues(strings=pb.StringValues(values=texts, missing_rows=missing))
 
 
 def spec_to_proto(spec: TrainingJobSpec) -> pb.TrainingJobSpec:

@@ -277,6 +277,32 @@ class TrainerClient:
             predictions.extend(conv.prediction_from_proto(p) for p in response.predictions)
         return predictions
 
+    def predict_columns(
+        self, model: str | Model, columns: Mapping[str, Sequence[object]], *, batch_size: int = 1000
+    ) -> list[Prediction]:
+        """One prediction per row of `columns` (feature name -> its value in every row; a pandas DataFrame
+        works), sent column by column: for many rows far cheaper than predict() on both ends.
+
+        A column holding any str is text, any other numbers (bools as 1 / 0); None and NaN are missing.
+        """
+        if not 0 < batch_size <= MAX_PREDICT_BATCH:
+            raise ValueError(f"batch_size must be in 1..{MAX_PREDICT_BATCH}, not {batch_size}")
+        data = {str(name): list(columns[name]) for name in columns.keys()}  # noqa: SIM118 - a DataFrame too
+        lengths = {len(values) for values in data.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"every column must hold the same number of rows, not {sorted(lengths)}")
+        rows = lengths.pop() if lengths else 0
+        predictions: list[Prediction] = []
+        for start in range(0, rows, batch_size):
+            batch = {
+                name: req.feature_values_to_proto(name, values[start : start + batch_size])
+                for name, values in data.items()
+            }
+            request = pb.PredictRequest(model=_name(model), columns=batch)
+            response = self._call(self._stub.Predict, request)
+            predictions.extend(conv.prediction_from_proto(p) for p in response.predictions)
+        return predictions
+
 
 def _name(resource: str | Dataset | TrainingJob | Model) -> str:
     return resource if isinstance(resource, str) else resource.name

@@ -47,6 +47,48 @@ def test_predict_without_instances(baseline, check) -> None:
     check(lambda: baseline.stub.Predict(request, timeout=RPC_TIMEOUT), INVALID, "NO_INSTANCES", "instances")
 
 
+def _doubles(*values: float) -> pb.FeatureValues:
+    return pb.FeatureValues(doubles=pb.DoubleValues(values=values))
+
+
+def _columns(**columns: pb.FeatureValues) -> dict[str, pb.FeatureValues]:
+    return {"a": _doubles(1.0, 4.0), "b": _doubles(2.0, 5.0), "c": _doubles(3.0, 6.0), **columns}
+
+
+def test_predict_by_columns_equals_by_instances(baseline) -> None:
+    nan = float("nan")
+    rows = [ROW, {"a": 4.0, "b": None, "c": 6.0}]
+    by_rows = baseline.stub.Predict(pb.PredictRequest(model=baseline.model, instances=[struct(r) for r in rows]),
+                                    timeout=RPC_TIMEOUT).predictions
+    request = pb.PredictRequest(model=baseline.model, columns=_columns(b=_doubles(2.0, nan)))
+    by_columns = baseline.stub.Predict(request, timeout=RPC_TIMEOUT).predictions
+    assert [p.number for p in by_columns] == [p.number for p in by_rows]
+    assert by_columns[0].number == pytest.approx(baseline.prediction[0], rel=1e-12)  # 1 row vs 2: BLAS rounding
+
+
+@pytest.mark.parametrize(
+    ("columns", "reason", "field"),
+    [
+        ({"a": _doubles(1.0, 4.0), "c": _doubles(3.0, 6.0)}, "MISSING_FEATURE", "columns[b]"),
+        (_columns(a=pb.FeatureValues(strings=pb.StringValues(values=["1", "4"]))), "INVALID_FEATURE_TYPE",
+         "columns[a]"),
+        (_columns(a=_doubles(1.0, float("inf"))), "INVALID_FEATURE_VALUE", "columns[a]"),
+        (_columns(c=_doubles(3.0)), "COLUMN_LENGTH_MISMATCH", "columns[c]"),
+        (_columns(note=pb.FeatureValues(strings=pb.StringValues(values=["x", "y"], missing_rows=[2]))),
+         "INVALID_MISSING_ROWS", "columns[note].strings.missing_rows"),
+        ({"a": _doubles(), "b": _doubles(), "c": _doubles()}, "NO_INSTANCES", "columns"),
+    ],
+)
+def test_predict_bad_columns(baseline, check, columns, reason: str, field: str) -> None:
+    request = pb.PredictRequest(model=baseline.model, columns=columns)
+    check(lambda: baseline.stub.Predict(request, timeout=RPC_TIMEOUT), INVALID, reason, field)
+
+
+def test_predict_with_instances_and_columns(baseline, check) -> None:
+    request = pb.PredictRequest(model=baseline.model, instances=[struct(ROW)], columns=_columns())
+    check(lambda: baseline.stub.Predict(request, timeout=RPC_TIMEOUT), INVALID, "INSTANCES_AND_COLUMNS", "columns")
+
+
 # Names
 
 

@@ -252,6 +252,9 @@ def test_neural_network_classifier_reaches_accuracy(client: TrainerClient) -> No
         client.predict(model, [{"a": a, "b": b} for a, b in fresh.tolist()]), {"inside", "outside"}
     )
     assert np.mean([p == t for p, t in zip(predicted, truth, strict=True)]) >= 0.85
+    by_columns = client.predict_columns(model, {"a": fresh[:, 0], "b": fresh[:, 1]})
+    assert [p.label for p in by_columns] == predicted
+    assert all(set(p.probabilities) == {"inside", "outside"} for p in by_columns)
 
 
 def test_scikit_learn_classifier_reaches_accuracy_on_integer_classes(client: TrainerClient) -> None:
@@ -345,6 +348,16 @@ def test_string_column_and_missing_values(
         ],
     )
     assert len(odd) == 3 and all(p.number is not None and math.isfinite(p.number) for p in odd)
+    # The same rows sent column by column give the same numbers (text, missing text and numbers,
+    # an unseen category, an extra column the model ignores, a bool-free int column as floats).
+    rows_ = [{"num": 0.5, "color": c, "size": 3} for c in ("blue", "red", "green")] + [
+        {"num": 0.5, "color": "purple", "size": 3}, {"num": None, "color": "red", "size": 2},
+        {"num": 1.0, "color": None, "size": 1},
+    ]
+    columns = {name: [row[name] for row in rows_] for name in ("num", "color", "size")}
+    by_columns = client.predict_columns(model, {**columns, "unused": ["x"] * len(rows_)}, batch_size=4)
+    # Equal to float32 rounding: the network's products round by batch shape (4 + 2 rows here, 3 + 3 above).
+    assert [p.number for p in by_columns] == pytest.approx(known + [p.number for p in odd], rel=1e-6)
 
 
 def test_parquet_dataset_trains_and_predicts(client: TrainerClient) -> None:

@@ -12,7 +12,7 @@ from mlsuite.trainer.v1 import trainer_service_pb2 as pb
 
 from mlsuite_client.cli import build_parser
 from mlsuite_client.cli._trainer_common import describe_parameter, fmt_duration, fmt_value, reattach_command
-from mlsuite_client.cli.predict import instances_from_frame
+from mlsuite_client.cli.predict import columns_from_frame
 from mlsuite_client.cli.train import coerce_params, parse_features, parse_param, parse_value
 from mlsuite_client.errors import MLSuiteError, NotFoundError
 from mlsuite_client.trainer import TrainingEventStream
@@ -141,21 +141,22 @@ def test_predict_csv_is_coerced_to_the_feature_schema() -> None:
         FeatureColumn("color", "string"),
         FeatureColumn("flag", "bool"),
     ]
-    assert instances_from_frame(frame, features) == [
-        {"x": 1.5, "n": 3.0, "color": "red", "flag": True},
-        {"x": None, "n": 4.0, "color": None, "flag": False},
-        {"x": 2.0, "n": None, "color": "blue", "flag": None},
-    ]
+    assert columns_from_frame(frame, features) == {
+        "x": [1.5, None, 2.0],
+        "n": [3.0, 4.0, None],
+        "color": ["red", None, "blue"],
+        "flag": [True, False, None],
+    }
 
 
 def test_predict_csv_errors_name_the_column() -> None:
     frame = pd.read_csv(io.StringIO("x,color\n1,red\nabc,blue\n"), dtype=str)
     with pytest.raises(ValueError, match=r"column 'x', row 2: 'abc' is not a number"):
-        instances_from_frame(frame, [FeatureColumn("x", "double")])
+        columns_from_frame(frame, [FeatureColumn("x", "double")])
     with pytest.raises(ValueError, match="lacks the model's feature columns: size"):
-        instances_from_frame(frame, [FeatureColumn("size", "double")])
-    numbers_as_strings = instances_from_frame(frame, [FeatureColumn("x", "string")])
-    assert numbers_as_strings[0] == {"x": "1"}
+        columns_from_frame(frame, [FeatureColumn("size", "double")])
+    numbers_as_strings = columns_from_frame(frame, [FeatureColumn("x", "string")])
+    assert numbers_as_strings == {"x": ["1", "abc"]}
 
 
 def test_formatting_helpers() -> None:

@@ -325,3 +325,24 @@ def test_datasets() -> None:
 def test_struct_numbers_are_plain_doubles() -> None:
     assert req.struct_value(np.int64(2**40)).number_value == float(2**40)
     assert isinstance(req.struct_value(1), struct_pb2.Value)
+
+
+def test_feature_values_numbers_bools_and_missing() -> None:
+    values = req.feature_values_to_proto("x", [1, 2.5, None, float("nan"), True, np.bool_(False), np.float32(0.5)])
+    assert values.WhichOneof("kind") == "doubles"
+    got = list(values.doubles.values)
+    assert got[:2] == [1.0, 2.5] and math.isnan(got[2]) and math.isnan(got[3]) and got[4:] == [1.0, 0.0, 0.5]
+    assert list(req.feature_values_to_proto("x", np.arange(3.0)).doubles.values) == [0.0, 1.0, 2.0]
+
+
+def test_feature_values_text_marks_missing_rows() -> None:
+    values = req.feature_values_to_proto("color", ["red", None, "blue", float("nan")])
+    assert values.WhichOneof("kind") == "strings"
+    assert list(values.strings.values) == ["red", "", "blue", ""]
+    assert list(values.strings.missing_rows) == [1, 3]
+
+
+@pytest.mark.parametrize(("values", "message"), [(["red", 3], "in a column of text"), ([1, b"x"], "unsupported")])
+def test_feature_values_refuse_mixed_or_unknown_types(values: list[object], message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        req.feature_values_to_proto("col", values)

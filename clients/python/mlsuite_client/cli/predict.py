@@ -15,7 +15,7 @@ from mlsuite_client.trainer_types import FeatureColumn
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["register", "instances_from_frame"]
+__all__ = ["register", "columns_from_frame"]
 
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
@@ -51,13 +51,12 @@ def _cells(frame: pd.DataFrame, feature: FeatureColumn) -> list[object]:
     return [None if m else str(v) for v, m in zip(raw.tolist(), missing.tolist(), strict=True)]
 
 
-def instances_from_frame(frame: pd.DataFrame, features: Sequence[FeatureColumn]) -> list[dict[str, object]]:
-    """Rows as Predict instances, each value coerced to the model's feature schema."""
+def columns_from_frame(frame: pd.DataFrame, features: Sequence[FeatureColumn]) -> dict[str, list[object]]:
+    """The model's feature columns of the frame, each value coerced to the model's feature schema."""
     absent = [f.name for f in features if f.name not in frame.columns]
     if absent:
         raise ValueError(f"the input lacks the model's feature columns: {', '.join(absent)}")
-    columns = {f.name: _cells(frame, f) for f in features}
-    return [{name: values[i] for name, values in columns.items()} for i in range(len(frame))]
+    return {f.name: _cells(frame, f) for f in features}
 
 
 @usage_errors
@@ -67,8 +66,8 @@ def _predict(args: argparse.Namespace) -> int:
     frame = pd.read_csv(args.input, dtype=str)
     with trainer_client(args) as client:
         model = client.get_model(args.model)
-        instances = instances_from_frame(frame, model.feature_columns)
-        predictions = client.predict(model, instances, batch_size=args.batch_size)
+        columns = columns_from_frame(frame, model.feature_columns)
+        predictions = client.predict_columns(model, columns, batch_size=args.batch_size)
     result = frame.copy()
     result["prediction"] = [p.value for p in predictions]
     for cls in model.classes:

@@ -674,12 +674,43 @@ class DeleteModelResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class PredictRequest(_message.Message):
-    __slots__ = ("model", "instances")
+    __slots__ = ("model", "instances", "columns")
+    class ColumnsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: FeatureValues
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[FeatureValues, _Mapping]] = ...) -> None: ...
     MODEL_FIELD_NUMBER: _ClassVar[int]
     INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
     model: str
     instances: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]
-    def __init__(self, model: _Optional[str] = ..., instances: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ...) -> None: ...
+    columns: _containers.MessageMap[str, FeatureValues]
+    def __init__(self, model: _Optional[str] = ..., instances: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., columns: _Optional[_Mapping[str, FeatureValues]] = ...) -> None: ...
+
+class FeatureValues(_message.Message):
+    __slots__ = ("doubles", "strings")
+    DOUBLES_FIELD_NUMBER: _ClassVar[int]
+    STRINGS_FIELD_NUMBER: _ClassVar[int]
+    doubles: DoubleValues
+    strings: StringValues
+    def __init__(self, doubles: _Optional[_Union[DoubleValues, _Mapping]] = ..., strings: _Optional[_Union[StringValues, _Mapping]] = ...) -> None: ...
+
+class DoubleValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class StringValues(_message.Message):
+    __slots__ = ("values", "missing_rows")
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    MISSING_ROWS_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[str]
+    missing_rows: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, values: _Optional[_Iterable[str]] = ..., missing_rows: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Prediction(_message.Message):
     __slots__ = ("number", "label", "probabilities")
