@@ -124,8 +124,15 @@ def instance_to_struct(instance: Mapping[str, object]) -> struct_pb2.Struct:
     return struct
 
 
+def _missing(value: object) -> bool:
+    """None, NaN, and pandas' NA / NaT (told apart by type name: the client does not need pandas)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
 def _number(name: str, row: int, value: object) -> float:
-    if value is None:
+    if _missing(value):
         return math.nan
     if _is_bool(value) or isinstance(value, numbers.Real):
         return float(value)  # type: ignore[arg-type]
@@ -135,7 +142,7 @@ def _number(name: str, row: int, value: object) -> float:
 def feature_values_to_proto(name: str, values: Sequence[object]) -> pb.FeatureValues:
     """One column of a columnar Predict: text if any value is a str, else numbers (bools as 1 / 0).
 
-    None and NaN are missing values; a column of text may hold nothing else.
+    None, NaN and pandas' NA are missing values; a column of text may hold nothing else.
     """
     if not any(isinstance(value, str) for value in values):
         return pb.FeatureValues(doubles=pb.DoubleValues(values=[_number(name, i, v) for i, v in enumerate(values)]))
@@ -144,7 +151,7 @@ def feature_values_to_proto(name: str, values: Sequence[object]) -> pb.FeatureVa
     for row, value in enumerate(values):
         if isinstance(value, str):
             texts.append(value)
-        elif value is None or (isinstance(value, float) and math.isnan(value)):
+        elif _missing(value):
             texts.append("")
             missing.append(row)
         else:

@@ -346,3 +346,12 @@ def test_feature_values_text_marks_missing_rows() -> None:
 def test_feature_values_refuse_mixed_or_unknown_types(values: list[object], message: str) -> None:
     with pytest.raises(TypeError, match=message):
         req.feature_values_to_proto("col", values)
+
+
+def test_feature_values_take_pandas_nullable_columns() -> None:
+    pd = pytest.importorskip("pandas")
+    numbers = req.feature_values_to_proto("n", pd.array([1, None, 3], dtype="Int64"))
+    assert numbers.WhichOneof("kind") == "doubles" and math.isnan(numbers.doubles.values[1])
+    texts = req.feature_values_to_proto("s", pd.array(["a", None], dtype="string"))
+    assert list(texts.strings.values) == ["a", ""] and list(texts.strings.missing_rows) == [1]
+
