@@ -81,7 +81,9 @@ def _final_code(context: grpc.ServicerContext, error: BaseException | None) -> g
         return code
     if error is None:
         return grpc.StatusCode.OK
-    return grpc.StatusCode.CANCELLED if isinstance(error, GeneratorExit) else grpc.StatusCode.INTERNAL
+    # grpc raises RpcError into a handler whose client has gone (a read or a send after the cancel).
+    gone = isinstance(error, (GeneratorExit, grpc.RpcError))
+    return grpc.StatusCode.CANCELLED if gone else grpc.StatusCode.INTERNAL
 
 
 class TelemetryInterceptor(BehaviorInterceptor):
@@ -132,11 +134,11 @@ class TelemetryInterceptor(BehaviorInterceptor):
         def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started = time.perf_counter()
             request_id = self._request_id(context)
-            # A stream's trailers come only at its end: send the id at once as well.
-            context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
             error: BaseException | None = None
             responses: Iterator[Any] | None = None
             try:
+                # A stream's trailers come only at its end: send the id at once as well.
+                context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
                 # A response generator may be resumed on another thread: bind the id around each step.
                 with bound_request_id(request_id):
                     responses = behavior(request, context)

@@ -137,6 +137,9 @@ export function instanceToStruct(instance) {
  * @returns {object}
  */
 export function featureValuesToProto(name, values) {
+  if (typeof values === 'string') {
+    throw new TypeError(`column ${name}: expected an array of values, not a string`);
+  }
   const list = Array.from(values);
   const isMissing = (v) => v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v));
   if (!list.some((v) => typeof v === 'string')) {

@@ -279,6 +279,8 @@ export class TrainerClient extends GrpcClient {
     const encoded = Object.fromEntries(
       Object.entries(columns).map(([name, values]) => [name, featureValuesToProto(name, values)]),
     );
+    const lengths = Object.values(encoded).map((v) => (v.doubles ?? v.strings).values.length);
+    if (lengths.every((length) => length === 0)) return []; // no rows, as predict([]) gives
     const response = await this.unary('Predict', { model, columns: encoded });
     return response.predictions.map(predictionFromProto);
   }

@@ -289,6 +289,8 @@ test('predict answers with the trained network, one number per instance', async 
   assert.equal(byColumns.length, instances.length + 1);
   const expected = [...predictions, missing].map((p) => p.number);
   byColumns.forEach((p, i) => assert.ok(Math.abs(p.number - expected[i]) <= 1e-6 * Math.abs(expected[i]), `row ${i}`));
+  await assert.rejects(client.predictColumns(trainedModel, { x1: 'abc' }), TypeError); // a string is not a column
+  assert.deepEqual(await client.predictColumns(trainedModel, { x1: [], x2: [] }), []); // no rows: no call
   await assert.rejects(client.predictColumns(trainedModel, { x1: [1, 2], x2: [1], color: ['a', 'b'] }), (error) => {
     assert.equal(error.reason, 'COLUMN_LENGTH_MISMATCH');
     return true;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from google.protobuf import struct_pb2
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
@@ -20,6 +20,7 @@ __all__ = [
     "hyperparameters_to_proto",
     "struct_value",
     "instance_to_struct",
+    "PredictColumn",
     "feature_values_to_proto",
     "spec_to_proto",
 ]
@@ -125,9 +126,11 @@ def instance_to_struct(instance: Mapping[str, object]) -> struct_pb2.Struct:
 
 
 def _missing(value: object) -> bool:
-    """None, NaN, and pandas' NA / NaT (told apart by type name: the client does not need pandas)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """None, any NaN, and pandas' NA / NaT (told apart by type name: the client does not need pandas)."""
+    if value is None:
         return True
+    if isinstance(value, numbers.Real) and not _is_bool(value):
+        return math.isnan(value)
     return type(value).__name__ in ("NAType", "NaTType")
 
 
@@ -139,24 +142,45 @@ def _number(name: str, row: int, value: object) -> float:
     raise TypeError(f"column {name!r}, row {row}: unsupported value {value!r}; use a number, string, bool or None")
 
 
-def feature_values_to_proto(name: str, values: Sequence[object]) -> pb.FeatureValues:
-    """One column of a columnar Predict: text if any value is a str, else numbers (bools as 1 / 0).
-
-    None, NaN and pandas' NA are missing values; a column of text may hold nothing else.
+class PredictColumn:
+    """One whole column of a columnar Predict, checked once: text if any value is a str, else numbers
+    (bools as 1 / 0). None, NaN and pandas' NA are missing values; a column of text may hold nothing else.
     """
-    if not any(isinstance(value, str) for value in values):
-        return pb.FeatureValues(doubles=pb.DoubleValues(values=[_number(name, i, v) for i, v in enumerate(values)]))
-    texts: list[str] = []
-    missing: list[int] = []
-    for row, value in enumerate(values):
-        if isinstance(value, str):
-            texts.append(value)
-        elif _missing(value):
-            texts.append("")
-            missing.append(row)
-        else:
-            raise TypeError(f"column {name!r}, row {row}: {value!r} in a column of text; use a str or None")
-    return pb.FeatureValues(strings=pb.StringValues(values=texts, missing_rows=missing))
+
+    def __init__(self, name: str, values: Iterable[object]) -> None:
+        if isinstance(values, (str, bytes)):
+            raise TypeError(f"column {name!r} must be a sequence of values, not a {type(values).__name__}")
+        cells = list(values)
+        self.rows = len(cells)
+        self._numbers: list[float] | None = None
+        self._texts: list[str | None] | None = None
+        if not any(isinstance(value, str) for value in cells):
+            self._numbers = [_number(name, i, v) for i, v in enumerate(cells)]
+            return
+        texts: list[str | None] = []
+        for row, value in enumerate(cells):
+            if isinstance(value, str):
+                texts.append(value)
+            elif _missing(value):
+                texts.append(None)
+            else:
+                raise TypeError(f"column {name!r}, row {row}: {value!r} in a column of text; use a str or None")
+        self._texts = texts
+
+    def to_proto(self, start: int = 0, stop: int | None = None) -> pb.FeatureValues:
+        """Rows start..stop (all by default) as FeatureValues."""
+        if self._numbers is not None:
+            return pb.FeatureValues(doubles=pb.DoubleValues(values=self._numbers[start:stop]))
+        texts = self._texts[start:stop] if self._texts is not None else []
+        return pb.FeatureValues(strings=pb.StringValues(
+            values=["" if text is None else text for text in texts],
+            missing_rows=[row for row, text in enumerate(texts) if text is None],
+        ))
+
+
+def feature_values_to_proto(name: str, values: Iterable[object]) -> pb.FeatureValues:
+    """One whole column of a columnar Predict as FeatureValues (see PredictColumn)."""
+    return PredictColumn(name, values).to_proto()
 
 
 def spec_to_proto(spec: TrainingJobSpec) -> pb.TrainingJobSpec:

@@ -165,8 +165,10 @@ def from_rpc_error(error: grpc.RpcError) -> MLSuiteError:
                 detail.Unpack(bad)
                 violations = tuple(FieldViolation(v.field, v.description) for v in bad.field_violations)
     request_id = ""
-    if hasattr(error, "trailing_metadata"):
-        request_id = next((str(v) for k, v in error.trailing_metadata() or () if k == "x-request-id"), "")
+    # The trailers carry it; a stream cut by a proxy has none, but got it in its initial metadata.
+    for source in ("trailing_metadata", "initial_metadata"):
+        if not request_id and hasattr(error, source):
+            request_id = next((str(v) for k, v in getattr(error, source)() or () if k == "x-request-id"), "")
     cls = _BY_REASON.get(reason) or _BY_CODE.get(code, InternalError)
     return cls(message, code=code, reason=reason, metadata=metadata, field_violations=violations,
                request_id=request_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self, TypeVar
@@ -16,7 +16,7 @@ from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 from mlsuite_client import _convert as conv
 from mlsuite_client import _requests as req
 from mlsuite_client.channel import Credentials, channel_for
-from mlsuite_client.errors import from_rpc_error
+from mlsuite_client.errors import InvalidArgumentError, from_rpc_error
 from mlsuite_client.trainer_types import (
     Dataset,
     JobState,
@@ -283,25 +283,39 @@ class TrainerClient:
         """One prediction per row of `columns` (feature name -> its value in every row; a pandas DataFrame
         works), sent column by column: for many rows far cheaper than predict() on both ends.
 
-        A column holding any str is text, any other numbers (bools as 1 / 0); None and NaN are missing.
+        A column holding any str is text, any other numbers (bools as 1 / 0); None, NaN and pandas' NA are
+        missing. Every column is checked whole before the first call. A server older than columnar Predict
+        answers NO_INSTANCES; the rows then go as instances instead.
         """
         if not 0 < batch_size <= MAX_PREDICT_BATCH:
             raise ValueError(f"batch_size must be in 1..{MAX_PREDICT_BATCH}, not {batch_size}")
-        data = {str(name): list(columns[name]) for name in columns.keys()}  # noqa: SIM118 - a DataFrame too
-        lengths = {len(values) for values in data.values()}
+        data = {str(name): req.PredictColumn(str(name), columns[name]) for name in columns.keys()}  # noqa: SIM118
+        lengths = {column.rows for column in data.values()}
         if len(lengths) > 1:
             raise ValueError(f"every column must hold the same number of rows, not {sorted(lengths)}")
         rows = lengths.pop() if lengths else 0
         predictions: list[Prediction] = []
         for start in range(0, rows, batch_size):
-            batch = {
-                name: req.feature_values_to_proto(name, values[start : start + batch_size])
-                for name, values in data.items()
-            }
+            batch = {name: column.to_proto(start, start + batch_size) for name, column in data.items()}
             request = pb.PredictRequest(model=_name(model), columns=batch)
-            response = self._call(self._stub.Predict, request)
+            try:
+                response = self._call(self._stub.Predict, request)
+            except InvalidArgumentError as error:
+                if start or not _predates_columns(error):
+                    raise
+                return self.predict(model, _rows_of(columns, rows), batch_size=batch_size)
             predictions.extend(conv.prediction_from_proto(p) for p in response.predictions)
         return predictions
+
+
+def _predates_columns(error: InvalidArgumentError) -> bool:
+    """A server that ignores PredictRequest.columns sees no rows and says so about `instances`."""
+    return error.reason == "NO_INSTANCES" and any(v.field == "instances" for v in error.field_violations)
+
+
+def _rows_of(columns: Mapping[str, Iterable[object]], rows: int) -> list[dict[str, object]]:
+    cells = {str(name): list(columns[name]) for name in columns.keys()}  # noqa: SIM118 - a DataFrame too
+    return [{name: values[i] for name, values in cells.items()} for i in range(rows)]
 
 
 def _name(resource: str | Dataset | TrainingJob | Model) -> str:

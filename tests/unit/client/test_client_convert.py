@@ -355,3 +355,15 @@ def test_feature_values_take_pandas_nullable_columns() -> None:
     texts = req.feature_values_to_proto("s", pd.array(["a", None], dtype="string"))
     assert list(texts.strings.values) == ["a", ""] and list(texts.strings.missing_rows) == [1]
 
+
+
+def test_predict_column_is_checked_whole_with_absolute_rows() -> None:
+    with pytest.raises(TypeError, match=r"column 'c', row 3: 5 in a column of text"):
+        req.PredictColumn("c", [None, None, "a", 5])
+    with pytest.raises(TypeError, match="sequence of values, not a str"):
+        req.PredictColumn("color", "red")
+    column = req.PredictColumn("color", [np.float32("nan"), "red", None, "blue"])
+    first, second = column.to_proto(0, 2), column.to_proto(2, 4)
+    assert list(first.strings.values) == ["", "red"] and list(first.strings.missing_rows) == [0]
+    assert list(second.strings.values) == ["", "blue"] and list(second.strings.missing_rows) == [0]
+    assert column.rows == 4
