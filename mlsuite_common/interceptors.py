@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,9 +18,9 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from mlsuite_common.errors import ErrorKind, InvalidArgument, ServiceError
+from mlsuite_common.errors import ErrorKind, InvalidArgument, ResourceExhausted, ServiceError
 
-__all__ = ["BehaviorInterceptor", "ErrorMappingInterceptor", "status_for"]
+__all__ = ["BehaviorInterceptor", "ErrorMappingInterceptor", "StreamLimitInterceptor", "status_for", "stream_limit"]
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,67 @@ class ErrorMappingInterceptor(BehaviorInterceptor):
                 self._abort(context, exc, method)
 
         return handler
+
+
+def stream_limit(max_workers: int) -> int:
+    """How many streaming calls may hold handler threads at once: all but a quarter of them (at least 2).
+
+    In grpc's sync server every open stream (a watcher, an upload, a health Watch) holds a handler
+    thread for as long as it lasts. Without a limit, as many open streams as threads leave unary calls
+    (Predict, Get*, health Check) queued behind them until one ends; the reserve keeps them served.
+    """
+    return max(1, max_workers - max(2, max_workers // 4))
+
+
+class StreamLimitInterceptor(BehaviorInterceptor):
+    """Refuses a streaming call at once (RESOURCE_EXHAUSTED, TOO_MANY_STREAMS) when `limit` are open.
+
+    Innermost, inside the error mapping, so the refusal carries its ErrorInfo like any other error.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self._open = threading.BoundedSemaphore(limit)
+
+    def _admit(self) -> None:
+        if not self._open.acquire(blocking=False):
+            raise ResourceExhausted(
+                f"the server has {self.limit} streams open, its limit; retry shortly",
+                reason="TOO_MANY_STREAMS",
+                metadata={"limit": str(self.limit)},
+            )
+
+    def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+        def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
+            self._admit()  # a client stream (an upload): it holds its thread until the last chunk
+            try:
+                return behavior(request_or_iterator, context)
+            finally:
+                self._open.release()
+
+        return handler
+
+    def _wrap_stream(self, behavior: Callable[..., Iterator[Any]], method: str) -> Callable[..., Any]:
+        def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            self._admit()
+            try:
+                yield from behavior(request_or_iterator, context)
+            finally:
+                self._open.release()
+
+        return handler
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        """Streaming calls wrapped; unary-unary calls pass untouched."""
+        handler = continuation(handler_call_details)
+        if handler is None or not (handler.request_streaming or handler.response_streaming):
+            return handler
+        return super().intercept_service(lambda _details: handler, handler_call_details)
 
 
 Wrapper = Callable[[Callable[..., Any], str], Callable[..., Any]]

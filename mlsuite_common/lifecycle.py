@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from mlsuite_common.errors import Unavailable
+from mlsuite_common.interceptors import StreamLimitInterceptor, stream_limit
 from mlsuite_common.security import ServerSecurity, check_exposure
 
 __all__ = [
@@ -100,7 +101,7 @@ class ServerOptions:
 
     host: str = "127.0.0.1"
     port: int = 0
-    max_workers: int = 64
+    max_workers: int = 256  # as many as --max-concurrent-rpcs admits by default: no admitted call waits for one
     grace_seconds: float = 10.0
     connection: ConnectionSettings = field(default_factory=ConnectionSettings)
     security: ServerSecurity = field(default_factory=ServerSecurity)
@@ -188,13 +189,15 @@ def create_server(
 ) -> tuple[grpc.Server, int, ServingHealth]:
     """Build and bind (not start) a server with health and reflection; returns (server, port, health).
 
-    Interceptors run outermost first. Binds with TLS when options.security.tls is set; raises
-    InsecureBindError for a reachable address that neither TLS nor tokens protect (unless insecure).
+    Interceptors run outermost first; a StreamLimitInterceptor goes innermost, so that open streams
+    never take the handler threads unary calls need (see interceptors.stream_limit). Binds with TLS when
+    options.security.tls is set; raises InsecureBindError for a reachable address that neither TLS nor
+    tokens protect (unless insecure).
     """
     check_exposure(options.host, options.security)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc"),
-        interceptors=list(interceptors),
+        interceptors=[*interceptors, StreamLimitInterceptor(stream_limit(options.max_workers))],
         options=options.channel_options(),
         maximum_concurrent_rpcs=options.connection.max_concurrent_rpcs,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from concurrent import futures
 from typing import NamedTuple
@@ -12,7 +13,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from mlsuite_common.errors import Aborted, InvalidArgument, NotFound
-from mlsuite_common.interceptors import ErrorMappingInterceptor
+from mlsuite_common.interceptors import ErrorMappingInterceptor, StreamLimitInterceptor, stream_limit
 
 
 def _unary(request: bytes, context: grpc.ServicerContext) -> bytes:
@@ -114,3 +115,48 @@ def test_each_method_is_wrapped_once_and_rewrapped_when_its_handler_changes() ->
     assert rewrapped is not wrapped and rewrapped.unary_stream is not None and rewrapped.unary_unary is None
     assert intercept("/t.T/Made-Up") is None
     assert "/t.T/Made-Up" not in interceptor._wrapped  # noqa: SLF001 - names a client makes up are not kept
+
+
+def test_open_streams_are_limited_and_unary_calls_always_served() -> None:
+    release = threading.Event()
+
+    def hold(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+        yield b"open"
+        release.wait(30)
+
+    def sink(requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
+        return b"".join(requests)
+
+    server = grpc.server(futures.ThreadPoolExecutor(4),
+                         interceptors=[ErrorMappingInterceptor("test.mlsuite"), StreamLimitInterceptor(2)])
+    handlers = {
+        "Unary": grpc.unary_unary_rpc_method_handler(_unary),
+        "Hold": grpc.unary_stream_rpc_method_handler(hold),
+        "Sink": grpc.stream_unary_rpc_method_handler(sink),
+    }
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("t.T", handlers)])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as chan:
+            streams = [chan.unary_stream("/t.T/Hold")(b"", timeout=30) for _ in range(2)]
+            assert [next(stream) for stream in streams] == [b"open", b"open"]  # both hold a thread now
+            with pytest.raises(grpc.RpcError) as refused:
+                next(chan.unary_stream("/t.T/Hold")(b"", timeout=30))
+            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert _details(refused.value)[0].reason == "TOO_MANY_STREAMS"
+            with pytest.raises(grpc.RpcError) as refused_upload:  # a client stream counts as well
+                chan.stream_unary("/t.T/Sink")(iter([b"a"]), timeout=30)
+            assert refused_upload.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert chan.unary_unary("/t.T/Unary")(b"ok", timeout=5) == b"ok"  # a unary call still gets a thread
+            release.set()
+            for stream in streams:
+                assert list(stream) == []
+            assert chan.stream_unary("/t.T/Sink")(iter([b"a", b"b"]), timeout=30) == b"ab"  # slots freed
+    finally:
+        release.set()
+        server.stop(0)
+
+
+def test_stream_limit_keeps_a_quarter_of_the_threads_for_unary_calls() -> None:
+    assert [stream_limit(n) for n in (1, 4, 8, 64, 256)] == [1, 2, 6, 48, 192]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.integration.trainer._support import (
     RPC_TIMEOUT,
@@ -274,6 +276,33 @@ def test_queue_bound_is_resource_exhausted(make_trainer, stub_for) -> None:
     assert third.state == pb.TRAINING_JOB_STATE_QUEUED
     _cancel(stub, first.name)
     assert watch(stub, third.name, timeout=60)[-1].state == SUCCEEDED
+
+
+def test_watchers_beyond_the_stream_limit_are_refused_and_unary_calls_stay_served(
+    make_trainer, trainer_config, stub_for
+) -> None:
+    # 4 handler threads: 2 for streams, 2 kept for unary calls (a quarter, at least 2).
+    running = make_trainer(server=replace(trainer_config.server, max_workers=4), max_concurrent_jobs=1)
+    stub = stub_for(running.address)
+    dataset = upload(stub, nonlinear_csv())
+    job = _create(stub, long_nn_spec(dataset.name))
+    wait_for(stub, job.name, lambda j: j.state == RUNNING)
+    watchers = [stub.WatchTrainingJob(pb.WatchTrainingJobRequest(name=job.name), timeout=60) for _ in range(2)]
+    assert all(next(w).event.WhichOneof("payload") == "snapshot" for w in watchers)  # both open
+    with pytest.raises(grpc.RpcError) as refused:
+        next(stub.WatchTrainingJob(pb.WatchTrainingJobRequest(name=job.name), timeout=10))
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "streams open" in refused.value.details()
+    expect_error(lambda: next(stub.Train(pb.TrainRequest(spec=_short_nn(dataset.name)), timeout=10)),
+                 grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_MANY_STREAMS", data_dir=running.config.data_dir)
+    # The refused Train created no job; unary calls (and the health check) answer at once.
+    assert len(stub.ListTrainingJobs(pb.ListTrainingJobsRequest(), timeout=5).training_jobs) == 1
+    with grpc.insecure_channel(running.address) as channel:
+        check = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert check.status == health_pb2.HealthCheckResponse.SERVING
+    _cancel(stub, job.name)
+    for watcher in watchers:
+        assert list(watcher)[-1].event.state == CANCELLED  # the open streams end normally
+    assert watch(stub, job.name, timeout=30)[-1].state == CANCELLED  # and free their slots
 
 
 def test_heartbeats_on_a_quiet_stream(make_trainer, stub_for) -> None:
