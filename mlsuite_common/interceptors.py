@@ -66,6 +66,10 @@ class BehaviorInterceptor(grpc.ServerInterceptor, abc.ABC):
     def __init__(self) -> None:
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler | None]] = {}
 
+    def _wraps(self, handler: grpc.RpcMethodHandler) -> bool:
+        """Whether to wrap this kind of handler (every kind, unless a subclass says otherwise)."""
+        return True
+
     @abc.abstractmethod
     def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
         """The behavior of a unary-response method, wrapped."""
@@ -79,10 +83,10 @@ class BehaviorInterceptor(grpc.ServerInterceptor, abc.ABC):
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        """The handler with its behavior wrapped."""
+        """The handler with its behavior wrapped (unchanged if this interceptor does not wrap its kind)."""
         handler = continuation(handler_call_details)
-        if handler is None:
-            return None  # unknown method: nothing is kept for names a client makes up
+        if handler is None or not self._wraps(handler):
+            return handler  # an unknown method is None: nothing is kept for names a client makes up
         method = handler_call_details.method
         cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
@@ -179,16 +183,9 @@ class StreamLimitInterceptor(BehaviorInterceptor):
 
         return handler
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        """Streaming calls wrapped; unary-unary calls pass untouched."""
-        handler = continuation(handler_call_details)
-        if handler is None or not (handler.request_streaming or handler.response_streaming):
-            return handler
-        return super().intercept_service(lambda _details: handler, handler_call_details)
+    def _wraps(self, handler: grpc.RpcMethodHandler) -> bool:
+        """Only streaming calls are counted; unary-unary calls pass untouched."""
+        return bool(handler.request_streaming or handler.response_streaming)
 
 
 Wrapper = Callable[[Callable[..., Any], str], Callable[..., Any]]
