@@ -106,6 +106,8 @@ class ErrorMappingInterceptor(BehaviorInterceptor):
     def _abort(self, context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
         if context.code() not in (None, grpc.StatusCode.OK):
             raise exc  # The servicer already set a status (e.g. context.abort); keep it.
+        if isinstance(exc, grpc.RpcError):
+            raise exc  # grpc's own signal that the client has gone (a read or send after its cancel)
         if isinstance(exc, ServiceError):
             logger.info("%s -> %s %s: %s", method, exc.kind.value, exc.reason, exc.message)
             status = status_for(exc, self._domain)
@@ -134,14 +136,15 @@ class ErrorMappingInterceptor(BehaviorInterceptor):
         return handler
 
 
-def stream_limit(max_workers: int) -> int:
-    """How many streaming calls may hold handler threads at once: all but a quarter of them (at least 2).
+def stream_limit(capacity: int) -> int:
+    """How many streaming calls may be open at once out of `capacity` calls: all but a quarter, at least 2
+    (so below a capacity of 4 fewer stay free: 1 of 3 is still a stream, 1 of 2, 1 of 1).
 
     In grpc's sync server every open stream (a watcher, an upload, a health Watch) holds a handler
     thread for as long as it lasts. Without a limit, as many open streams as threads leave unary calls
     (Predict, Get*, health Check) queued behind them until one ends; the reserve keeps them served.
     """
-    return max(1, max_workers - max(2, max_workers // 4))
+    return max(1, capacity - max(2, capacity // 4))
 
 
 class StreamLimitInterceptor(BehaviorInterceptor):

@@ -111,6 +111,13 @@ class ServerOptions:
         """grpc.server options derived from these settings."""
         return [*self.connection.channel_options(), ("grpc.so_reuseport", 0), *self.extra_options]
 
+    def stream_limit(self) -> int:
+        """Open streams allowed at once: a quarter of the calls (at least 2) stay free for unary calls.
+
+        The smaller of the handler threads and the concurrent-call cap is what streams compete for.
+        """
+        return stream_limit(min(self.max_workers, self.connection.max_concurrent_rpcs))
+
 
 class HealthServicer(health.HealthServicer):
     """grpcio-health-checking's servicer plus grpc.health.v1 List, which its 1.85 release leaves out."""
@@ -197,7 +204,7 @@ def create_server(
     check_exposure(options.host, options.security)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc"),
-        interceptors=[*interceptors, StreamLimitInterceptor(stream_limit(options.max_workers))],
+        interceptors=[*interceptors, StreamLimitInterceptor(options.stream_limit())],
         options=options.channel_options(),
         maximum_concurrent_rpcs=options.connection.max_concurrent_rpcs,
     )

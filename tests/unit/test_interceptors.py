@@ -14,6 +14,7 @@ from grpc_status import rpc_status
 
 from mlsuite_common.errors import Aborted, InvalidArgument, NotFound
 from mlsuite_common.interceptors import ErrorMappingInterceptor, StreamLimitInterceptor, stream_limit
+from mlsuite_common.lifecycle import ConnectionSettings, ServerOptions
 
 
 def _unary(request: bytes, context: grpc.ServicerContext) -> bytes:
@@ -160,3 +161,9 @@ def test_open_streams_are_limited_and_unary_calls_always_served() -> None:
 
 def test_stream_limit_keeps_a_quarter_of_the_threads_for_unary_calls() -> None:
     assert [stream_limit(n) for n in (1, 4, 8, 64, 256)] == [1, 2, 6, 48, 192]
+
+
+def test_the_stream_limit_follows_the_smaller_of_threads_and_the_call_cap() -> None:
+    assert ServerOptions().stream_limit() == 192  # 256 threads, 256 calls
+    assert ServerOptions(max_workers=512, connection=ConnectionSettings(max_concurrent_rpcs=8)).stream_limit() == 6
+    assert ServerOptions(max_workers=8).stream_limit() == 6

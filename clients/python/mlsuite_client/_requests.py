@@ -167,6 +167,10 @@ class PredictColumn:
                 raise TypeError(f"column {name!r}, row {row}: {value!r} in a column of text; use a str or None")
         self._texts = texts
 
+    def values(self) -> list[float] | list[str | None]:
+        """The checked values: floats (NaN for missing) or text (None for missing)."""
+        return list(self._numbers if self._numbers is not None else self._texts or [])
+
     def to_proto(self, start: int = 0, stop: int | None = None) -> pb.FeatureValues:
         """Rows start..stop (all by default) as FeatureValues."""
         if self._numbers is not None:

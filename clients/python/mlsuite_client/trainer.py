@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self, TypeVar
@@ -303,7 +303,7 @@ class TrainerClient:
             except InvalidArgumentError as error:
                 if start or not _predates_columns(error):
                     raise
-                return self.predict(model, _rows_of(columns, rows), batch_size=batch_size)
+                return self.predict(model, _rows_of(data, rows), batch_size=batch_size)
             predictions.extend(conv.prediction_from_proto(p) for p in response.predictions)
         return predictions
 
@@ -313,8 +313,9 @@ def _predates_columns(error: InvalidArgumentError) -> bool:
     return error.reason == "NO_INSTANCES" and any(v.field == "instances" for v in error.field_violations)
 
 
-def _rows_of(columns: Mapping[str, Iterable[object]], rows: int) -> list[dict[str, object]]:
-    cells = {str(name): list(columns[name]) for name in columns.keys()}  # noqa: SIM118 - a DataFrame too
+def _rows_of(columns: Mapping[str, req.PredictColumn], rows: int) -> list[dict[str, object]]:
+    """The checked columns as instances (missing values as NaN or None, which instances take too)."""
+    cells = {name: column.values() for name, column in columns.items()}
     return [{name: values[i] for name, values in cells.items()} for i in range(rows)]
 
 

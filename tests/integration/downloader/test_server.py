@@ -16,6 +16,7 @@ from downloader_service.manager import DownloadManager
 from downloader_service.server import SERVICE_NAME, build_server
 from mlsuite_client.downloader import DownloaderClient
 from mlsuite_client.errors import UnavailableError, from_rpc_error
+from mlsuite_common.lifecycle import ConnectionSettings
 
 
 def test_health_and_reflection(downloader) -> None:
@@ -71,13 +72,18 @@ def test_watch_sends_current_status_first_then_heartbeats(make_downloader) -> No
 
 
 def test_watchers_are_released_when_clients_leave(make_downloader, repos) -> None:
-    # More abandoned watchers than the server has worker threads: a leak would starve every later call.
-    running = make_downloader(heartbeat_seconds=10.0)
+    # Room for 30 open streams (40 calls, a quarter kept for unary ones) and 80 watchers that leave one
+    # after another: a thread or stream slot not given back would refuse the later ones.
+    running = make_downloader(heartbeat_seconds=10.0, connection=ConnectionSettings(max_concurrent_rpcs=40))
     with grpc.insecure_channel(running.target) as channel:
         stub = pb_grpc.DownloaderServiceStub(channel)
         for _ in range(80):
             call = stub.WatchDownloadStatus(pb.WatchDownloadStatusRequest())
             next(call)
+            call.cancel()
+        held = [stub.WatchDownloadStatus(pb.WatchDownloadStatusRequest()) for _ in range(30)]
+        assert all(next(call).status.state == pb.DOWNLOAD_STATE_IDLE for call in held)  # every slot is free
+        for call in held:
             call.cancel()
         try:
             status = stub.GetDownloadStatus(pb.GetDownloadStatusRequest(), timeout=5).status

@@ -47,7 +47,10 @@ def older() -> Iterator[tuple[str, _OlderTrainer]]:
 def test_predict_columns_falls_back_to_instances_on_an_older_server(older: tuple[str, _OlderTrainer]) -> None:
     address, servicer = older
     with TrainerClient(address, timeout=10) as client:
-        predictions = client.predict_columns("models/m", {"x": [1.0, 2.0, None]}, batch_size=2)
-    assert [p.number for p in predictions] == [2.0, 4.0, 0.0]  # a null instance value reads as 0 here
+        pd = pytest.importorskip("pandas")
+        frame = pd.DataFrame({"x": pd.array([1, 2, None], dtype="Int64"), "tag": pd.array(["a", None, "c"])})
+        predictions = client.predict_columns("models/m", frame, batch_size=2)
+    assert [p.number for p in predictions] == [2.0, 4.0, 0.0]  # pandas NA went as a null, read as 0 here
+    assert servicer.requests[1].instances[1].fields["tag"].WhichOneof("kind") == "null_value"
     sent = [("columns" if r.columns else "instances", len(r.columns) or len(r.instances)) for r in servicer.requests]
-    assert sent == [("columns", 1), ("instances", 2), ("instances", 1)]
+    assert sent == [("columns", 2), ("instances", 2), ("instances", 1)]
