@@ -147,42 +147,67 @@ def stream_limit(capacity: int) -> int:
     return max(1, capacity - max(2, capacity // 4))
 
 
-class StreamLimitInterceptor(BehaviorInterceptor):
-    """Refuses a streaming call at once (RESOURCE_EXHAUSTED, TOO_MANY_STREAMS) when `limit` are open.
+class _Slots:
+    """Up to `limit` streams open at once; a stream beyond it is refused, never queued."""
 
-    Innermost, inside the error mapping, so the refusal carries its ErrorInfo like any other error.
-    """
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
+    def __init__(self, limit: int, what: str) -> None:
         self.limit = limit
+        self._what = what
         self._open = threading.BoundedSemaphore(limit)
 
-    def _admit(self) -> None:
+    def take(self) -> None:
         if not self._open.acquire(blocking=False):
             raise ResourceExhausted(
-                f"the server has {self.limit} streams open, its limit; retry shortly",
+                f"the server has {self.limit} {self._what} open, its limit; retry shortly",
                 reason="TOO_MANY_STREAMS",
                 metadata={"limit": str(self.limit)},
             )
 
+    def give_back(self) -> None:
+        self._open.release()
+
+
+class StreamLimitInterceptor(BehaviorInterceptor):
+    """Refuses a streaming call at once (RESOURCE_EXHAUSTED, TOO_MANY_STREAMS) when `limit` are open.
+
+    Streams of `public_services` (health, reflection: open to callers without a token) get their own
+    eighth of the limit (from a limit of 8), so that anonymous streams cannot take the service's slots.
+    Innermost, inside the error mapping, so the refusal carries its ErrorInfo like any other error.
+    """
+
+    def __init__(self, limit: int, public_services: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        public = limit // 8 if public_services else 0  # below 8 the two share one pool
+        self.limit = limit
+        self._public_services = public_services
+        self._service = _Slots(limit - public, "streams")
+        self._public = _Slots(public, "health / reflection streams") if public else self._service
+
+    def _slots(self, method: str) -> _Slots:
+        public = method.lstrip("/").partition("/")[0] in self._public_services
+        return self._public if public else self._service
+
     def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+        slots = self._slots(method)
+
         def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
-            self._admit()  # a client stream (an upload): it holds its thread until the last chunk
+            slots.take()  # a client stream (an upload): it holds its thread until the last chunk
             try:
                 return behavior(request_or_iterator, context)
             finally:
-                self._open.release()
+                slots.give_back()
 
         return handler
 
     def _wrap_stream(self, behavior: Callable[..., Iterator[Any]], method: str) -> Callable[..., Any]:
+        slots = self._slots(method)
+
         def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            self._admit()
+            slots.take()
             try:
                 yield from behavior(request_or_iterator, context)
             finally:
-                self._open.release()
+                slots.give_back()
 
         return handler
 

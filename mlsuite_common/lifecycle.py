@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 
 from mlsuite_common.errors import Unavailable
 from mlsuite_common.interceptors import StreamLimitInterceptor, stream_limit
-from mlsuite_common.security import ServerSecurity, check_exposure
+from mlsuite_common.security import PUBLIC_SERVICES, ServerSecurity, check_exposure
 
 __all__ = [
     "ConnectionSettings",
@@ -204,7 +204,7 @@ def create_server(
     check_exposure(options.host, options.security)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc"),
-        interceptors=[*interceptors, StreamLimitInterceptor(options.stream_limit())],
+        interceptors=[*interceptors, StreamLimitInterceptor(options.stream_limit(), PUBLIC_SERVICES)],
         options=options.channel_options(),
         maximum_concurrent_rpcs=options.connection.max_concurrent_rpcs,
     )

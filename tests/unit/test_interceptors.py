@@ -167,3 +167,39 @@ def test_the_stream_limit_follows_the_smaller_of_threads_and_the_call_cap() -> N
     assert ServerOptions().stream_limit() == 192  # 256 threads, 256 calls
     assert ServerOptions(max_workers=512, connection=ConnectionSettings(max_concurrent_rpcs=8)).stream_limit() == 6
     assert ServerOptions(max_workers=8).stream_limit() == 6
+
+
+def test_public_streams_have_a_pool_of_their_own() -> None:
+    release = threading.Event()
+
+    def hold(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+        yield b"open"
+        release.wait(30)
+
+    server = grpc.server(futures.ThreadPoolExecutor(24), interceptors=[
+        ErrorMappingInterceptor("test.mlsuite"), StreamLimitInterceptor(16, frozenset({"p.Public"}))])
+    for service in ("t.T", "p.Public"):
+        handlers = {"Hold": grpc.unary_stream_rpc_method_handler(hold)}
+        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(service, handlers)])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as chan:
+            def open_streams(service: str) -> list:
+                opened = []
+                while True:
+                    stream = chan.unary_stream(f"/{service}/Hold")(b"", timeout=30)
+                    try:
+                        next(stream)
+                    except grpc.RpcError as error:
+                        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                        return opened
+                    opened.append(stream)
+
+            public = open_streams("p.Public")  # anonymous streams fill their own 2 (an eighth of 16) ...
+            service = open_streams("t.T")  # ... and the service's 14 are all still there
+            assert (len(public), len(service)) == (2, 14)
+            release.set()
+    finally:
+        release.set()
+        server.stop(0)

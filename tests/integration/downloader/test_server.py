@@ -72,8 +72,9 @@ def test_watch_sends_current_status_first_then_heartbeats(make_downloader) -> No
 
 
 def test_watchers_are_released_when_clients_leave(make_downloader, repos) -> None:
-    # Room for 30 open streams (40 calls, a quarter kept for unary ones) and 80 watchers that leave one
-    # after another: a thread or stream slot not given back would refuse the later ones.
+    # Room for 27 open status watchers (40 calls: a quarter kept for unary ones, an eighth of the other 30
+    # for health / reflection streams) and 80 watchers that leave one after another: a thread or stream
+    # slot not given back would refuse the later ones.
     running = make_downloader(heartbeat_seconds=10.0, connection=ConnectionSettings(max_concurrent_rpcs=40))
     with grpc.insecure_channel(running.target) as channel:
         stub = pb_grpc.DownloaderServiceStub(channel)
@@ -81,7 +82,7 @@ def test_watchers_are_released_when_clients_leave(make_downloader, repos) -> Non
             call = stub.WatchDownloadStatus(pb.WatchDownloadStatusRequest())
             next(call)
             call.cancel()
-        held = [stub.WatchDownloadStatus(pb.WatchDownloadStatusRequest()) for _ in range(30)]
+        held = [stub.WatchDownloadStatus(pb.WatchDownloadStatusRequest()) for _ in range(27)]
         assert all(next(call).status.state == pb.DOWNLOAD_STATE_IDLE for call in held)  # every slot is free
         for call in held:
             call.cancel()
