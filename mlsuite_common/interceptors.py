@@ -106,7 +106,7 @@ class ErrorMappingInterceptor(BehaviorInterceptor):
     def _abort(self, context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
         if context.code() not in (None, grpc.StatusCode.OK):
             raise exc  # The servicer already set a status (e.g. context.abort); keep it.
-        if isinstance(exc, grpc.RpcError):
+        if isinstance(exc, grpc.RpcError) and not context.is_active():
             raise exc  # grpc's own signal that the client has gone (a read or send after its cancel)
         if isinstance(exc, ServiceError):
             logger.info("%s -> %s %s: %s", method, exc.kind.value, exc.reason, exc.message)

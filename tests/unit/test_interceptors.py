@@ -203,3 +203,44 @@ def test_public_streams_have_a_pool_of_their_own() -> None:
     finally:
         release.set()
         server.stop(0)
+
+
+def test_a_client_gone_mid_upload_is_not_an_unexpected_failure(caplog: pytest.LogCaptureFixture) -> None:
+    reading = threading.Event()
+    finished: list[str] = []
+
+    def sink(requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
+        try:
+            for _ in requests:
+                reading.set()
+            return b"done"
+        except grpc.RpcError:
+            finished.append("rpc error")  # what grpc raises into a read after the client cancelled
+            raise
+
+    server = grpc.server(futures.ThreadPoolExecutor(4), interceptors=[ErrorMappingInterceptor("test.mlsuite")])
+    handlers = {"Sink": grpc.stream_unary_rpc_method_handler(sink)}
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("t.T", handlers)])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    stop = threading.Event()
+
+    def chunks() -> Iterator[bytes]:
+        yield b"a"
+        stop.wait(30)
+
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as chan:
+            future = chan.stream_unary("/t.T/Sink").future(chunks(), timeout=30)
+            assert reading.wait(10)
+            future.cancel()
+            deadline = threading.Event()
+            for _ in range(100):
+                if finished:
+                    break
+                deadline.wait(0.05)
+        assert finished == ["rpc error"]
+        assert "failed unexpectedly" not in caplog.text
+    finally:
+        stop.set()
+        server.stop(0)
