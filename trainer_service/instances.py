@@ -219,7 +219,8 @@ class ColumnRows:
             row = int(np.argmax(bad))
             expected = "1 or 0 (or NaN)" if column.dtype == "bool" else "finite (or NaN)"
             raise InvalidArgument(
-                f"feature {column.name!r} ({column.dtype}) must be {expected}, got {numbers[row]!r} in row {row}",
+                f"feature {column.name!r} ({column.dtype}) must be {expected}, "
+                f"got {float(numbers[row])!r} in row {row}",
                 field=f"columns[{column.name}]",
                 reason="INVALID_FEATURE_VALUE",
             )
