@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC
 
+import grpc
 import numpy as np
 import pytest
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
@@ -12,6 +13,7 @@ from mlsuite.trainer.v1 import trainer_service_pb2 as pb
 
 from mlsuite_client import _convert as conv
 from mlsuite_client import _requests as req
+from mlsuite_client.errors import from_rpc_error
 from mlsuite_client.trainer_types import (
     BoolParameter,
     CategoricalParameter,
@@ -367,3 +369,24 @@ def test_predict_column_is_checked_whole_with_absolute_rows() -> None:
     assert list(first.strings.values) == ["", "red"] and list(first.strings.missing_rows) == [0]
     assert list(second.strings.values) == ["", "blue"] and list(second.strings.missing_rows) == [0]
     assert column.rows == 4
+
+
+class _CutStream(grpc.RpcError):
+    """What a stream cut by a proxy looks like to the client: a status, no trailers, the opening headers."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.INTERNAL
+
+    def details(self) -> str:
+        return "Received RST_STREAM with error code 2"
+
+    def trailing_metadata(self) -> tuple:
+        return ()
+
+    def initial_metadata(self) -> tuple:
+        return (("x-request-id", "abc123"),)
+
+
+def test_client_errors_take_the_request_id_from_a_cut_streams_headers() -> None:
+    error = from_rpc_error(_CutStream())
+    assert error.code is grpc.StatusCode.INTERNAL and error.request_id == "abc123"
