@@ -151,6 +151,7 @@ class PredictColumn:
         if isinstance(values, (str, bytes)):
             raise TypeError(f"column {name!r} must be a sequence of values, not a {type(values).__name__}")
         cells = list(values)
+        self._cells = cells
         self.rows = len(cells)
         self._numbers: list[float] | None = None
         self._texts: list[str | None] | None = None
@@ -167,9 +168,9 @@ class PredictColumn:
                 raise TypeError(f"column {name!r}, row {row}: {value!r} in a column of text; use a str or None")
         self._texts = texts
 
-    def values(self) -> list[float] | list[str | None]:
-        """The checked values: floats (NaN for missing) or text (None for missing)."""
-        return list(self._numbers if self._numbers is not None else self._texts or [])
+    def values(self) -> list[object]:
+        """The checked values as given (a bool stays a bool), every missing one as None: instance values."""
+        return [None if _missing(value) else value for value in self._cells]
 
     def to_proto(self, start: int = 0, stop: int | None = None) -> pb.FeatureValues:
         """Rows start..stop (all by default) as FeatureValues."""

@@ -314,7 +314,7 @@ def _predates_columns(error: InvalidArgumentError) -> bool:
 
 
 def _rows_of(columns: Mapping[str, req.PredictColumn], rows: int) -> list[dict[str, object]]:
-    """The checked columns as instances (missing values as NaN or None, which instances take too)."""
+    """The checked columns as instances (bools stay bools, as bool features need there; missing is None)."""
     cells = {name: column.values() for name, column in columns.items()}
     return [{name: values[i] for name, values in cells.items()} for i in range(rows)]
 

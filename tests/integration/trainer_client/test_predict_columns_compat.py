@@ -48,9 +48,11 @@ def test_predict_columns_falls_back_to_instances_on_an_older_server(older: tuple
     address, servicer = older
     with TrainerClient(address, timeout=10) as client:
         pd = pytest.importorskip("pandas")
-        frame = pd.DataFrame({"x": pd.array([1, 2, None], dtype="Int64"), "tag": pd.array(["a", None, "c"])})
+        frame = pd.DataFrame({"x": pd.array([1, 2, None], dtype="Int64"), "tag": pd.array(["a", None, "c"]),
+                              "flag": [True, False, True]})
         predictions = client.predict_columns("models/m", frame, batch_size=2)
     assert [p.number for p in predictions] == [2.0, 4.0, 0.0]  # pandas NA went as a null, read as 0 here
-    assert servicer.requests[1].instances[1].fields["tag"].WhichOneof("kind") == "null_value"
+    fields = servicer.requests[1].instances[1].fields
+    assert fields["tag"].WhichOneof("kind") == "null_value" and fields["flag"].WhichOneof("kind") == "bool_value"
     sent = [("columns" if r.columns else "instances", len(r.columns) or len(r.instances)) for r in servicer.requests]
-    assert sent == [("columns", 2), ("instances", 2), ("instances", 1)]
+    assert sent == [("columns", 3), ("instances", 2), ("instances", 1)]
