@@ -13,6 +13,7 @@ everything it has to say goes up the pipe as a message, and the server publishes
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -123,7 +124,5 @@ def run_task(task: WorkerTask, conn: Connection, cancel: _Flag) -> None:
 
 
 def _send_last(conn: Connection, message: tuple[Any, ...]) -> None:
-    try:
+    with contextlib.suppress(OSError, EOFError):  # the server is gone (BrokenPipeError is an OSError)
         conn.send(message)
-    except (BrokenPipeError, EOFError, OSError):
-        pass  # the server is gone; nobody is left to tell
