@@ -207,12 +207,20 @@ def test_public_streams_have_a_pool_of_their_own() -> None:
 
 def test_a_client_gone_mid_upload_is_not_an_unexpected_failure(caplog: pytest.LogCaptureFixture) -> None:
     reading = threading.Event()
+    cancelled = threading.Event()
     finished: list[str] = []
 
     def sink(requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
+        context.add_callback(cancelled.set)
         try:
+            next(requests)
+            reading.set()
+            # Read again only once grpc has seen the cancel: a read racing the cancel may instead end the stream
+            # cleanly (grpc delivers "no more messages" before it learns why), which is not the path under test.
+            assert cancelled.wait(10)
             for _ in requests:
-                reading.set()
+                pass
+            finished.append("stream ended")
             return b"done"
         except grpc.RpcError:
             finished.append("rpc error")  # what grpc raises into a read after the client cancelled
