@@ -2,10 +2,12 @@
 
 Why a process: training is CPU-bound Python (per-step framework overhead) that shares nothing with
 the RPC threads but the GIL. On a server thread, every burst of RPC work (100 watch streams woken by
-one epoch event) stalled the training loop at its next GIL hand-off. In its own process it trains
-undisturbed; a crash or an out-of-memory kill inside a native library ends the job FAILED instead
-of taking the server down; and cancel is real: a process that has not stopped `kill_after` seconds
-after the cancel (a scikit-learn fit between two phase boundaries) is killed.
+one epoch event) stalled the training loop at its next GIL hand-off. In its own process, and its own
+session (so its own scheduler autogroup on Linux: the kernel weighs the job against the whole server,
+not against each of the server's threads), it trains undisturbed; a crash or an out-of-memory kill
+inside a native library ends the job FAILED instead of taking the server down; and cancel is real: a
+process that has not stopped `kill_after` seconds after the cancel (a scikit-learn fit between two
+phase boundaries) is killed.
 
 The forkserver imports torch, scikit-learn, pandas and pyarrow once (about 5 s here) when the first
 job starts, or earlier through warm(); each job then forks in milliseconds. The forkserver is a fresh

@@ -107,3 +107,15 @@ def test_a_stray_sigint_or_sigterm_does_not_end_a_training_process(trainer_stub,
     assert process.is_alive()
     trainer_stub.CancelTrainingJob(pb.CancelTrainingJobRequest(name=job.name), timeout=RPC_TIMEOUT)
     assert stored(watch(trainer_stub, job.name, timeout=60))[-1].state == pb.TRAINING_JOB_STATE_CANCELLED
+
+
+def test_a_training_process_runs_in_a_session_of_its_own(trainer_stub, dataset) -> None:
+    # Its own session is its own scheduler autogroup on Linux: the kernel weighs the job against the
+    # server as a whole, so a burst of watch-stream threads cannot crowd out the training thread.
+    job = _create(trainer_stub, long_nn_spec(dataset.name))
+    wait_for_epochs(trainer_stub, job.name, 1)
+    process = _training_process(job)
+    assert os.getsid(process.pid) == process.pid != os.getsid(os.getpid())
+    assert os.getpgid(process.pid) == process.pid
+    trainer_stub.CancelTrainingJob(pb.CancelTrainingJobRequest(name=job.name), timeout=RPC_TIMEOUT)
+    assert stored(watch(trainer_stub, job.name, timeout=60))[-1].state == pb.TRAINING_JOB_STATE_CANCELLED
