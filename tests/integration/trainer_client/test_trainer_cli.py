@@ -184,7 +184,9 @@ def test_jobs_list_watch_and_plot(
     no_epochs = cli("jobs", "plot", classifier_job.name, "--output", str(tmp_path / "none.png"))
     assert no_epochs.returncode == 1 and "no epoch events" in no_epochs.stderr
     assert not (tmp_path / "none.png").exists()
-    assert cli("jobs", "watch", "trainingJobs/nope").returncode == 1
+    absent = cli("jobs", "watch", "trainingJobs/nope")
+    assert absent.returncode == 1 and "NOT_FOUND" in absent.stderr
+    assert "re-attach" not in absent.stderr.lower()  # the stream never opened: there is nothing to re-attach to
 
 
 def test_ctrl_c_detaches_and_cancel_stops_the_job(

@@ -153,12 +153,13 @@ def follow(
     """
     outcome = _Outcome()
     attempts = 0
+    opened = False  # a refused stream (NOT_FOUND, TOO_MANY_STREAMS) never opened: no "lost the stream" hint
     try:
         with _View(console) as view:
             while True:
                 try:
                     for event in stream:
-                        attempts = 0
+                        attempts, opened = 0, True
                         replay_pending = event.sequence > stream.last_sequence
                         job = stream.job_name or job
                         outcome.absorb(event)
@@ -182,7 +183,7 @@ def follow(
             err().print("detached before the job was known; find it with: mlsuite jobs list")
         return 130
     except MLSuiteError:
-        if job:
+        if job and opened:
             err().print(f"lost the stream of {job}; it keeps running. Re-attach with:")
             err().print(f"  {reattach_command(args, job, stream.last_sequence)}", soft_wrap=True)
         raise
