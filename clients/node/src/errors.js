@@ -42,6 +42,7 @@ const TYPE_URL_PREFIX = 'type.googleapis.com/';
  * @property {Record<string, string>} [metadata] ErrorInfo metadata.
  * @property {FieldViolation[]} [fieldViolations] BadRequest field violations.
  * @property {import('@grpc/grpc-js').Metadata} [trailers] The call's trailing metadata.
+ * @property {import('@grpc/grpc-js').Metadata} [headers] The call's initial metadata (a stream's opening headers).
  * @property {unknown} [cause] The original grpc-js error.
  */
 
@@ -51,7 +52,10 @@ export class MLSuiteError extends Error {
    * @param {string} message The server's message.
    * @param {ErrorOptions} options Code and decoded details.
    */
-  constructor(message, { code, reason = '', domain = '', metadata = {}, fieldViolations = [], trailers, cause }) {
+  constructor(
+    message,
+    { code, reason = '', domain = '', metadata = {}, fieldViolations = [], trailers, headers, cause },
+  ) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = new.target.name;
     /** gRPC status code (grpc.status). */
@@ -69,10 +73,11 @@ export class MLSuiteError extends Error {
     /** The call's trailing metadata, if any. */
     this.trailers = trailers;
     /**
-     * The id the server logged the call under (its `x-request-id` trailer): quote it when asking an
-     * operator about the failure. Empty when the answer came from elsewhere (a proxy, the channel).
+     * The id the server logged the call under (its `x-request-id` trailer, or for a stream cut by a
+     * proxy, which leaves no trailers, its opening headers): quote it when asking an operator about the
+     * failure. Empty when the answer came from elsewhere (a proxy refusing the call, the channel).
      */
-    this.requestId = String(trailers?.get?.('x-request-id')?.[0] ?? '');
+    this.requestId = String(trailers?.get?.('x-request-id')?.[0] ?? headers?.get?.('x-request-id')?.[0] ?? '');
   }
 
   /** "CODE [REASON]: message", like the Python client's str(). */
@@ -176,9 +181,10 @@ function unpack(root, typeName, value) {
  * Maps a grpc-js error (a ServiceError with code, details and trailing metadata) to an MLSuiteError.
  * Anything that is not a gRPC error is returned unchanged.
  * @param {any} error What the call failed with.
+ * @param {import('@grpc/grpc-js').Metadata} [headers] The call's initial metadata, where it came.
  * @returns {MLSuiteError | unknown}
  */
-export function fromServiceError(error) {
+export function fromServiceError(error, headers) {
   if (error instanceof MLSuiteError || typeof error?.code !== 'number') {
     return error;
   }
@@ -189,5 +195,5 @@ export function fromServiceError(error) {
     error.code === Status.ABORTED && details.reason === 'DOWNLOAD_IN_PROGRESS'
       ? DownloadInProgressError
       : (BY_CODE.get(error.code) ?? InternalError);
-  return new ErrorClass(error.details || error.message, { code: error.code, ...details, trailers, cause: error });
+  return new ErrorClass(error.details || error.message, { code: error.code, ...details, trailers, headers, cause: error });
 }

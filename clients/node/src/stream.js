@@ -19,6 +19,7 @@ export class ResponseStream {
   #convert;
   #keep;
   #iterator;
+  #headers;
   #cancelled = false;
   #finished = false;
 
@@ -31,6 +32,10 @@ export class ResponseStream {
     this.#call = call;
     this.#convert = convert;
     this.#keep = keep;
+    // The opening headers carry the server's x-request-id: a stream a proxy cuts has no trailers.
+    call.on('metadata', (headers) => {
+      this.#headers = headers;
+    });
     this.#iterator = this.#values();
   }
 
@@ -47,7 +52,7 @@ export class ResponseStream {
     } catch (error) {
       this.#finished = true;
       if (this.#cancelled && error?.code === Status.CANCELLED) return;
-      throw fromServiceError(error);
+      throw fromServiceError(error, this.#headers);
     } finally {
       this.cancel();
     }
