@@ -81,6 +81,7 @@ class Config:
     heartbeat_seconds: float = 10.0
     hub_timeout_seconds: float = 10.0
     grace_seconds: float = 10.0
+    max_workers: int = ServerOptions.max_workers
     connection: ConnectionSettings = field(default_factory=ConnectionSettings)
     security: ServerSecurity = field(default_factory=ServerSecurity)
     observability: Observability = field(default_factory=Observability)
@@ -91,6 +92,7 @@ class Config:
             host=self.host,
             port=self.port,
             grace_seconds=self.grace_seconds,
+            max_workers=self.max_workers,
             connection=self.connection,
             security=self.security,
         )
@@ -176,6 +178,7 @@ def parse_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] |
         heartbeat_seconds=args.heartbeat_seconds,
         hub_timeout_seconds=args.hub_timeout_seconds,
         grace_seconds=args.grace_seconds,
+        max_workers=args.max_workers,
         connection=connection_from_args(args),
         security=security_from_args(parser, args),
         observability=observability_from_args(args),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlsuite_common.lifecycle import MIN_MESSAGE_BYTES, ConnectionSettings
+from mlsuite_common.lifecycle import MIN_MESSAGE_BYTES, ConnectionSettings, ServerOptions
 from mlsuite_common.security import AccessTokens, ServerSecurity, TlsFiles, parse_tokens_file
 from mlsuite_common.telemetry import Observability
 
@@ -101,7 +101,7 @@ def _token_list(text: str) -> tuple[str, ...]:
 
 
 def add_server_flags(parser: argparse.ArgumentParser) -> None:
-    """The TLS, token, --insecure and connection-management flags both servers share."""
+    """The TLS, token, --insecure, connection-management and handler-thread flags both servers share."""
     defaults = ConnectionSettings()
     add_flag(parser, "--tls-cert", default="", help="PEM certificate chain the server presents; enables TLS")
     add_flag(parser, "--tls-key", default="", help="PEM private key of --tls-cert")
@@ -127,6 +127,8 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
              help="HTTP/2 streams (calls) per connection")
     add_flag(parser, "--max-concurrent-rpcs", default=defaults.max_concurrent_rpcs, type=_positive_int,
              help="calls in progress before new ones are RESOURCE_EXHAUSTED")
+    add_flag(parser, "--max-workers", default=ServerOptions.max_workers, type=_positive_int,
+             help="gRPC handler threads; open streams may hold all but a quarter of them")
     add_flag(parser, "--max-message-bytes", default=defaults.max_message_bytes, type=_message_bytes,
              help="largest message received or sent; uploads stay chunked at 1 MiB")
 

@@ -70,8 +70,6 @@ def parse_config(argv: Sequence[str] | None = None) -> Config:
     add_flag(parser, "--heartbeat-seconds", default=10.0, type=float,
              help="idle interval after which watch streams send a heartbeat (at most 15)")
     add_flag(parser, "--grace-seconds", default=10.0, type=float, help="drain period on SIGTERM")
-    add_flag(parser, "--max-workers", default=256, type=_positive,
-             help="gRPC handler threads; open streams may hold all but a quarter of them")
     add_flag(parser, "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
              help="log level")
     add_server_flags(parser)

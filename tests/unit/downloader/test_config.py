@@ -20,6 +20,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.max_download_bytes == 20 * 1024**3
     assert config.allow_pickle_weights is False and config.heartbeat_seconds == 10.0
     assert config.hub_token is None
+    assert config.server_options().max_workers == 256
 
 
 def test_flags(tmp_path: Path) -> None:
@@ -40,6 +41,8 @@ def test_flags(tmp_path: Path) -> None:
             "debug",
             "--heartbeat-seconds",
             "2.5",
+            "--max-workers",
+            "32",
         ],
         environ={},
     )
@@ -48,6 +51,7 @@ def test_flags(tmp_path: Path) -> None:
     assert config.max_download_bytes == 2 * 1024**3
     assert config.allow_pickle_weights is True and config.log_level == "DEBUG"
     assert config.heartbeat_seconds == 2.5
+    assert config.server_options().max_workers == 32 and config.server_options().stream_limit() == 24
 
 
 def test_environment_fallbacks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
