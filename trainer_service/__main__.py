@@ -9,7 +9,9 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the TrainerService until SIGTERM; exit 0 after a clean drain, 2 on a configuration error."""
+    """Run the TrainerService until SIGTERM; exit 0 after a clean drain, 2 on a configuration error or a
+    data directory another trainer is using."""
+    from mlsuite_common.dirlock import DirectoryInUse, DirectoryLock
     from mlsuite_common.logs import configure_logging
     from mlsuite_common.security import InsecureBindError, check_exposure
     from trainer_service.config import parse_config
@@ -18,8 +20,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Before the heavy imports below, so a refused configuration fails at once.
         check_exposure(config.server.host, config.server.security)
-    except InsecureBindError as exc:
+        lock = DirectoryLock(config.data_dir, "trainer")
+        lock.acquire()  # held until this process ends: the store and running jobs belong to one server
+    except (InsecureBindError, DirectoryInUse) as exc:
         sys.stderr.write(f"mlsuite-trainer: error: {exc}\n")
+        return 2
+    except OSError as exc:  # e.g. a data directory this user may not write
+        sys.stderr.write(f"mlsuite-trainer: error: cannot use --data-dir {config.data_dir}: {exc.strerror}\n")
         return 2
     configure_logging(config.log_level, config.observability.log_format)
 
@@ -29,7 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(f"{line}\n")
         sys.stdout.flush()
 
-    serve(config, announce)
+    try:
+        serve(config, announce)
+    finally:
+        lock.release()
     return 0
 
 

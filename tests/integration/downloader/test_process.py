@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import threading
 
 import grpc
@@ -33,6 +35,14 @@ def test_sigkill_mid_download_comes_back_failed_interrupted(spawn_downloader, hu
         persisted = json.loads((cache / ".mlsuite-downloader" / "status.json").read_text())
         assert persisted["state"] == "DOWNLOADING" and "padding.safetensors" in persisted["pending_files"]
         assert snapshot_files(cache, repos.padded)  # finished files are already in the snapshot
+        # A second downloader on this cache would mark the live download INTERRUPTED: it is refused.
+        second = subprocess.run(
+            [sys.executable, "-m", "downloader_service", "--port", "0", *_server_args(cache, hub)],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert second.returncode == 2, second.stderr
+        assert f"in use by another downloader (pid {first.process.pid})" in second.stderr
+        assert client.get_status().state is DownloadState.DOWNLOADING
     first.signal(signal.SIGKILL)
     assert first.wait(10) == -signal.SIGKILL
     assert partial_files(cache), "the kill should have left a partial file behind"

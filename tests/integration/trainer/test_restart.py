@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,6 +162,36 @@ def test_sigkill_mid_training_then_restart_keeps_everything(servers) -> None:
     assert os.listdir(data_dir / "models") == [model.name.split("/")[1]]
     assert os.listdir(data_dir / "tmp") == []
     assert second.terminate() == 0
+
+
+def test_a_second_server_on_the_same_data_dir_is_refused_and_the_first_keeps_its_job(servers) -> None:
+    first = servers()
+    with grpc.insecure_channel(first.address) as channel:
+        stub = pb_grpc.TrainerServiceStub(channel)
+        dataset = upload(stub, nonlinear_csv(), chunk_size=50_000)
+        job = stub.CreateTrainingJob(
+            pb.CreateTrainingJobRequest(spec=long_nn_spec(dataset.name)), timeout=RPC_TIMEOUT
+        ).training_job
+        wait_for_epochs(stub, job.name, 1)
+        # A starting trainer fails the RUNNING jobs it finds as INTERRUPTED: a second one on this directory
+        # would have failed a live job. It is refused before it touches anything.
+        second = subprocess.run(
+            [sys.executable, "-m", "trainer_service", "--port", "0", "--data-dir", str(servers.data_dir)],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert second.returncode == 2, second.stderr
+        assert f"in use by another trainer (pid {first.process.pid})" in second.stderr
+        assert "Traceback" not in second.stderr and second.stdout == ""
+        reached = get_job(stub, job.name).latest_epoch.epoch
+        wait_for_epochs(stub, job.name, reached + 1)  # still training
+        assert get_job(stub, job.name).state == pb.TRAINING_JOB_STATE_RUNNING
+        assert _health(channel, SERVICE_NAME) == SERVING
+        stub.CancelTrainingJob(pb.CancelTrainingJobRequest(name=job.name), timeout=RPC_TIMEOUT)
+        assert stored(watch(stub, job.name, timeout=60))[-1].state == pb.TRAINING_JOB_STATE_CANCELLED
+    assert first.terminate() == 0
+    # Stopped, it leaves nothing that refuses the next server.
+    third = servers()
+    assert third.terminate() == 0
 
 
 def test_sigterm_on_an_idle_server_exits_zero(servers) -> None:
