@@ -28,7 +28,7 @@ from trainer_service.datasets import (
 from trainer_service.names import DATASETS, new_id, parse_name
 from trainer_service.paths import DataPaths
 from trainer_service.records import ColumnRecord, DatasetRecord
-from trainer_service.store import Page, Store
+from trainer_service.store import DatasetInUse, Page, Store
 
 __all__ = ["DatasetCatalog", "UploadMetadata"]
 
@@ -154,12 +154,13 @@ class DatasetCatalog:
     def delete(self, name: str) -> None:
         """Delete the dataset and its bytes; FAILED_PRECONDITION while a queued or running job uses it."""
         record = self.get(name)
-        active = self._store.active_jobs_using(record.id)
-        if active:
+        try:
+            deleted = self._store.delete_dataset(record.id)
+        except DatasetInUse as using:
             raise FailedPrecondition(
-                f"dataset {name!r} is used by active training job trainingJobs/{active[0].id}",
+                f"dataset {name!r} is used by active training job trainingJobs/{using.job_id}",
                 reason="DATASET_IN_USE",
-            )
-        if not self._store.delete_dataset(record.id):
+            ) from None
+        if not deleted:
             raise NotFound(f"dataset {name!r} does not exist", reason="DATASET_NOT_FOUND")
         shutil.rmtree(self._paths.datasets / record.id, ignore_errors=True)

@@ -22,7 +22,7 @@ from trainer_service.job_runner import JobRunner
 from trainer_service.job_specs import ResolvedSpec, dataset_id_of, resolve_spec
 from trainer_service.names import TRAINING_JOBS, new_id, parse_name
 from trainer_service.records import JobEvent, JobRecord, JobSpec
-from trainer_service.store import ACTIVE_STATES, Page, Store
+from trainer_service.store import ACTIVE_STATES, DatasetMissing, Page, Store
 
 __all__ = ["JobManager", "Snapshot", "Heartbeat", "WatchItem"]
 
@@ -151,7 +151,10 @@ class JobManager:
                 id=new_id(), spec=replace(spec, dataset_id=dataset_id_of(spec.dataset_id)), state=JobState.QUEUED,
                 request_id=request_id, create_time=_now(), resolved_hyperparameters=resolved.hyperparameters,
             )
-            stored = self._store.insert_job(record)
+            try:
+                stored = self._store.insert_job(record, require_dataset=True)
+            except DatasetMissing:  # deleted since resolve_spec looked it up
+                raise NotFound(f"dataset {spec.dataset_id!r} does not exist", reason="DATASET_NOT_FOUND") from None
             if stored.id != record.id:  # a concurrent create with the same request_id won
                 return self._same_request(stored, spec)
             live = LiveJob(stored)

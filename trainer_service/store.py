@@ -19,9 +19,21 @@ from trainer_service import store_codec as codec
 from trainer_service.events import JobState
 from trainer_service.records import ColumnRecord, DatasetRecord, JobEvent, JobRecord, ModelRecord
 
-__all__ = ["Store", "Page", "ACTIVE_STATES"]
+__all__ = ["Store", "Page", "ACTIVE_STATES", "DatasetInUse", "DatasetMissing"]
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.CANCELLING)
+
+
+class DatasetInUse(Exception):
+    """The dataset was not deleted: a queued or running job trains on it."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
+
+
+class DatasetMissing(Exception):
+    """The job was not stored: its dataset does not exist (any more)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
@@ -166,8 +178,20 @@ class Store:
         return Page([self._dataset_from(r) for r in rows], token)
 
     def delete_dataset(self, dataset_id: str) -> bool:
-        """Delete a dataset row; False if it did not exist."""
+        """Delete a dataset row; False if it did not exist, DatasetInUse if an active job trains on it.
+
+        The check and the delete are one transaction, and insert_job(require_dataset=True) checks the
+        dataset in one too, so a job created while its dataset is deleted either blocks the delete or
+        is refused: never both succeed.
+        """
+        marks = ", ".join("?" for _ in ACTIVE_STATES)
         with self._tx() as db:
+            using = db.execute(
+                f"SELECT id FROM training_jobs WHERE dataset_id = ? AND state IN ({marks}) LIMIT 1",
+                (dataset_id, *(s.value for s in ACTIVE_STATES)),
+            ).fetchone()
+            if using is not None:
+                raise DatasetInUse(using[0])
             return db.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,)).rowcount > 0
 
     # Training jobs
@@ -178,10 +202,17 @@ class Store:
         body.pop("last_sequence")
         return codec.dumps(body)
 
-    def insert_job(self, job: JobRecord) -> JobRecord:
-        """Store a new job; with a request_id already used, return the stored job instead."""
+    def insert_job(self, job: JobRecord, *, require_dataset: bool = False) -> JobRecord:
+        """Store a new job; with a request_id already used, return the stored job instead.
+
+        With require_dataset, DatasetMissing unless the job's dataset exists, checked in the same transaction.
+        """
         try:
             with self._tx() as db:
+                if require_dataset and db.execute(
+                    "SELECT 1 FROM datasets WHERE id = ?", (job.spec.dataset_id,)
+                ).fetchone() is None:
+                    raise DatasetMissing(job.spec.dataset_id)
                 db.execute(
                     "INSERT INTO training_jobs (id, request_id, dataset_id, state, create_time, body_json,"
                     " last_sequence) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import grpc
@@ -200,3 +201,47 @@ def test_delete_dataset_in_use_by_a_running_job_is_refused(trainer, trainer_stub
     trainer_stub.CancelTrainingJob(pb.CancelTrainingJobRequest(name=job.name), timeout=30)
     wait_for(trainer_stub, job.name, lambda j: j.state == CANCELLED, timeout=30)
     trainer_stub.DeleteDataset(pb.DeleteDatasetRequest(name=dataset.name), timeout=30)
+
+
+def test_creating_a_job_while_its_dataset_is_deleted_never_lets_both_succeed(trainer, trainer_stub) -> None:
+    # Before the check and the change were one transaction, about 1 round in 10 let both calls succeed,
+    # and the job then failed INTERNAL on the missing file.
+    outcomes: list[tuple[str, str]] = []
+    for round_ in range(50):
+        dataset = upload(trainer_stub, _tiny_csv(round_))
+        start = threading.Barrier(2)
+        results: dict[str, object] = {}
+
+        def create(results=results, start=start, dataset=dataset) -> None:
+            start.wait()
+            try:
+                results["create"] = trainer_stub.CreateTrainingJob(
+                    pb.CreateTrainingJobRequest(spec=make_spec(dataset.name, "y", "ridge")), timeout=30
+                ).training_job
+            except grpc.RpcError as error:
+                results["create"] = error
+
+        def delete(results=results, start=start, dataset=dataset) -> None:
+            start.wait()
+            try:
+                results["delete"] = trainer_stub.DeleteDataset(pb.DeleteDatasetRequest(name=dataset.name), timeout=30)
+            except grpc.RpcError as error:
+                results["delete"] = error
+
+        threads = [threading.Thread(target=create), threading.Thread(target=delete)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        created, deleted = results["create"], results["delete"]
+        if isinstance(created, grpc.RpcError):  # the delete won: the job was refused, with the right status
+            assert (created.code(), isinstance(deleted, grpc.RpcError)) == (grpc.StatusCode.NOT_FOUND, False)
+            outcomes.append(("deleted", "refused"))
+            continue
+        # The job won: the delete was refused, and the job trains on its dataset to the end.
+        assert isinstance(deleted, grpc.RpcError), f"round {round_}: both succeeded"
+        assert deleted.code() == grpc.StatusCode.FAILED_PRECONDITION, deleted
+        job = wait_for(trainer_stub, created.name, lambda j: j.state in (SUCCEEDED, pb.TRAINING_JOB_STATE_FAILED))
+        assert job.state == SUCCEEDED, job.error
+        outcomes.append(("refused", "trained"))
+    assert len(outcomes) == 50  # each round went one way or the other, never both

@@ -19,7 +19,7 @@ from trainer_service.records import (
     JobSpec,
     ModelRecord,
 )
-from trainer_service.store import Store
+from trainer_service.store import DatasetInUse, DatasetMissing, Store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -56,6 +56,21 @@ def test_dataset_round_trip_and_request_id_returns_the_first(store: Store) -> No
     assert store.get_dataset("d2") is None
     assert store.delete_dataset("d1") is True
     assert store.delete_dataset("d1") is False
+
+
+def test_a_dataset_an_active_job_uses_is_not_deleted_and_a_job_needs_its_dataset(store: Store) -> None:
+    with pytest.raises(DatasetMissing):
+        store.insert_job(_job(1), require_dataset=True)  # d1 does not exist yet
+    assert store.get_job("j1") is None
+    store.insert_dataset(_dataset(1))
+    queued = store.insert_job(_job(1), require_dataset=True)
+    with pytest.raises(DatasetInUse) as using:
+        store.delete_dataset("d1")
+    assert using.value.job_id == "j1" and store.get_dataset("d1") is not None
+    store.record_event(replace(queued, state=JobState.CANCELLED), None)
+    assert store.delete_dataset("d1") is True  # a finished job no longer holds it
+    with pytest.raises(DatasetMissing):
+        store.insert_job(_job(2), require_dataset=True)
 
 
 def test_job_events_are_numbered_from_one_and_stored_with_the_job(store: Store) -> None:
