@@ -20,7 +20,9 @@ from grpc_status import rpc_status
 
 from mlsuite_common.errors import ErrorKind, InvalidArgument, ResourceExhausted, ServiceError
 
-__all__ = ["BehaviorInterceptor", "ErrorMappingInterceptor", "StreamLimitInterceptor", "status_for", "stream_limit"]
+__all__ = [
+    "BehaviorInterceptor", "ErrorMappingInterceptor", "StreamLimitInterceptor", "clip", "status_for", "stream_limit",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,20 +35,49 @@ def _pack(message: Any) -> any_pb2.Any:
     return packed
 
 
+# The status travels in the trailers (grpc-message, grpc-status-details-bin in base64), and clients refuse
+# trailers beyond 8 KiB (grpc's default soft limit; 16 KiB hard) with a bare RESOURCE_EXHAUSTED: the
+# error itself would be lost. Messages echo what the client sent (a 20 KB column name, a 5,000-name
+# list), so every text is clipped to a budget that keeps the whole status near 4 KiB at most.
+_MESSAGE_BYTES = 512
+_FIELD_BYTES = 128
+_DESCRIPTION_BYTES = 256
+_METADATA_BYTES = 128
+_MAX_VIOLATIONS = 5
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes (on a character boundary), marked with an ellipsis when cut."""
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    return encoded[: limit - 3].decode(errors="ignore") + "\u2026"
+
+
 def status_for(error: ServiceError, domain: str) -> status_pb2.Status:
-    """The google.rpc.Status for a domain error: ErrorInfo always, BadRequest for field violations."""
-    details = [
-        _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=domain, metadata=error.metadata))
-    ]
+    """The google.rpc.Status for a domain error: ErrorInfo always, BadRequest for field violations.
+
+    Texts are clipped (see _MESSAGE_BYTES) and at most _MAX_VIOLATIONS violations are listed, so that the
+    status always fits the trailers a client accepts.
+    """
+    metadata = {clip(k, _METADATA_BYTES): clip(v, _METADATA_BYTES) for k, v in error.metadata.items()}
+    details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=domain, metadata=metadata))]
+    message, note = error.message, ""
     if isinstance(error, InvalidArgument) and error.violations:
+        shown = error.violations[:_MAX_VIOLATIONS]
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                for v in error.violations
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=clip(v.field, _FIELD_BYTES), description=clip(v.description, _DESCRIPTION_BYTES)
+                )
+                for v in shown
             ]
         )
         details.append(_pack(bad_request))
-    return status_pb2.Status(code=_CODES[error.kind], message=error.message, details=details)
+        if len(error.violations) > len(shown):
+            note = f" ({len(error.violations) - len(shown)} more violations not listed)"
+    message = clip(message, _MESSAGE_BYTES - len(note)) + note
+    return status_pb2.Status(code=_CODES[error.kind], message=message, details=details)
 
 
 def _internal(domain: str) -> status_pb2.Status:

@@ -12,8 +12,14 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from mlsuite_common.errors import Aborted, InvalidArgument, NotFound
-from mlsuite_common.interceptors import ErrorMappingInterceptor, StreamLimitInterceptor, stream_limit
+from mlsuite_common.errors import Aborted, FieldViolation, InvalidArgument, NotFound
+from mlsuite_common.interceptors import (
+    ErrorMappingInterceptor,
+    StreamLimitInterceptor,
+    clip,
+    status_for,
+    stream_limit,
+)
 from mlsuite_common.lifecycle import ConnectionSettings, ServerOptions
 
 
@@ -252,3 +258,23 @@ def test_a_client_gone_mid_upload_is_not_an_unexpected_failure(caplog: pytest.Lo
     finally:
         stop.set()
         server.stop(0)
+
+
+def test_clip_cuts_on_a_character_boundary_and_marks_the_cut() -> None:
+    assert clip("short", 10) == "short"
+    cut = clip("é" * 100, 11)  # two bytes each: 4 fit before the 3-byte ellipsis
+    assert cut == "éééé\u2026" and len(cut.encode()) <= 11
+
+
+def test_a_status_stays_small_whatever_the_error_echoes() -> None:
+    violations = [FieldViolation(f"columns[{i}]" + "x" * 5_000, "y" * 5_000) for i in range(40)]
+    error = InvalidArgument("z" * 50_000, reason="MANY", violations=violations, metadata={"k": "v" * 5_000})
+    status = status_for(error, "test.mlsuite")
+    assert len(status.SerializeToString()) < 4_096  # base64 in the trailers: well under grpc's 8 KiB
+    bad_request = error_details_pb2.BadRequest()
+    status.details[1].Unpack(bad_request)
+    assert [v.field.split("x")[0] for v in bad_request.field_violations] == [f"columns[{i}]" for i in range(5)]
+    assert status.message.endswith("\u2026 (35 more violations not listed)") and len(status.message.encode()) <= 512
+    info = error_details_pb2.ErrorInfo()
+    status.details[0].Unpack(info)
+    assert info.reason == "MANY" and len(info.metadata["k"].encode()) <= 128

@@ -105,6 +105,17 @@ def test_unknown_columns(baseline, check) -> None:
     check(baseline.create(make_spec(name, "", "ridge")), INVALID, "MISSING_TARGET", "spec.target_column")
 
 
+def test_echoed_values_of_any_size_keep_their_error_details(baseline, check) -> None:
+    # The status rides in the trailers, which clients cap at 8-16 KiB: an error that echoed a 20 KB name
+    # reached the client as a bare RESOURCE_EXHAUSTED "received metadata size exceeds hard limit".
+    huge = "t" * 20_000
+    details = check(baseline.create(make_spec(baseline.dataset.name, huge, "ridge")), INVALID, "UNKNOWN_COLUMN",
+                    "spec.target_column")
+    assert len(details.message.encode()) <= 512 and details.message.endswith("\u2026")
+    details = check(baseline.create(baseline.nn(**{huge: 1})), INVALID, "UNKNOWN_HYPERPARAMETER")
+    assert all(len(text.encode()) <= 512 for text in (details.message, *details.descriptions))
+
+
 def test_target_among_features(baseline, check) -> None:
     spec = make_spec(baseline.dataset.name, "y", "ridge", features=["a", "y"])
     check(baseline.create(spec), INVALID, "TARGET_IN_FEATURES", "spec.feature_columns[1]")
