@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mlsuite_common.errors import InvalidArgument
-from trainer_service.preprocessing import NUMERIC_DTYPES, FeatureColumn
+from trainer_service.preprocessing import NUMERIC_DTYPES, VALUE_LIMIT, FeatureColumn
 
 __all__ = ["ColumnRows", "FeatureValues", "InstanceColumns", "PredictRows", "instance_columns", "instances_to_frame"]
 
@@ -48,9 +48,9 @@ def _instance_value(value: object, column: FeatureColumn, field: str) -> object:
     else:
         if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
             number = float(value)
-            if not math.isfinite(number):
+            if not abs(number) <= VALUE_LIMIT:  # infinite, or beyond what the models compute in (NaN is missing)
                 raise InvalidArgument(
-                    f"feature {column.name!r} must be finite, got {value!r}",
+                    f"feature {column.name!r} must be finite and within ±3.4e38, got {value!r}",
                     field=field,
                     reason="INVALID_FEATURE_VALUE",
                 )
@@ -120,9 +120,9 @@ def _numeric_matrix(
     table = [[instance[name] for name in names] for instance in instances]
     _check_numeric(table, columns)
     matrix = np.array(table, dtype=np.float64).reshape(len(instances), len(names))  # None becomes NaN
-    infinite = np.isinf(matrix)
-    if infinite.any():
-        i, j = (int(k) for k in np.argwhere(infinite)[0])
+    beyond = np.abs(matrix) > VALUE_LIMIT  # infinities too; NaN (missing) compares False
+    if beyond.any():
+        i, j = (int(k) for k in np.argwhere(beyond)[0])
         _instance_value(table[i][j], columns[j], f"instances[{i}].{names[j]}")  # raises
     return matrix
 
@@ -212,12 +212,12 @@ class ColumnRows:
         numbers = self._values(column).numbers
         if numbers is None:
             raise _wrong_kind(column, "doubles")
-        bad = np.isinf(numbers)
+        bad = np.abs(numbers) > VALUE_LIMIT  # infinities too; NaN (missing) compares False
         if column.dtype == "bool":
             bad |= ~(np.isnan(numbers) | (numbers == 0.0) | (numbers == 1.0))
         if bad.any():
             row = int(np.argmax(bad))
-            expected = "1 or 0 (or NaN)" if column.dtype == "bool" else "finite (or NaN)"
+            expected = "1 or 0 (or NaN)" if column.dtype == "bool" else "finite and within ±3.4e38 (or NaN)"
             raise InvalidArgument(
                 f"feature {column.name!r} ({column.dtype}) must be {expected}, "
                 f"got {float(numbers[row])!r} in row {row}",

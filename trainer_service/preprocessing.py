@@ -34,6 +34,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 NUMERIC_DTYPES: frozenset[str] = frozenset({"int64", "double", "bool"})
+VALUE_LIMIT = float(np.finfo(np.float32).max)
+"""The largest magnitude a numeric feature or target may have (about 3.4e38, float32's range).
+
+Networks and tree ensembles compute in float32, where a larger value is infinite; standardising 1e200
+overflows its variance even in float64. A bound for every model makes the rule one a user can know.
+"""
 FEATURE_DTYPES: frozenset[str] = NUMERIC_DTYPES | {"string"}
 
 # pandas.api.types.infer_dtype results for object columns, mapped to feature dtypes.
@@ -103,6 +109,7 @@ def normalize_features(frame: pd.DataFrame, schema: Sequence[FeatureColumn]) -> 
                     field="spec.feature_columns",
                     reason="NON_FINITE_VALUE",
                 )
+            _check_range(numeric, f"feature column {column.name!r}", "spec.feature_columns")
             columns[column.name] = numeric
         else:
             missing = series.isna().to_numpy()
@@ -192,4 +199,17 @@ def numeric_target(target: pd.Series) -> np.ndarray:
             field="spec.target_column",
             reason="NON_FINITE_VALUE",
         )
+    _check_range(values, f"target column {target.name!r}", "spec.target_column")
     return values
+
+
+def _check_range(values: np.ndarray, what: str, field: str) -> None:
+    """InvalidArgument VALUE_OUT_OF_RANGE if a finite value lies beyond ±VALUE_LIMIT (NaN passes)."""
+    beyond = np.abs(values) > VALUE_LIMIT
+    if beyond.any():
+        raise InvalidArgument(
+            f"{what} holds {float(values[np.argmax(beyond)])!r}, beyond the ±3.4e38 every model can take; "
+            "rescale the column",
+            field=field,
+            reason="VALUE_OUT_OF_RANGE",
+        )

@@ -42,6 +42,16 @@ def test_predict_wrong_typed_value(baseline, check, value: object) -> None:
     )
 
 
+@pytest.mark.parametrize("value", [1e45, -1e300, float("inf")])
+def test_predict_value_beyond_what_a_model_computes_in(baseline, check, value: float) -> None:
+    # Tree ensembles and networks compute in float32: 1e45 was INTERNAL there (scikit-learn's "Input X
+    # contains infinity"), NON_FINITE_PREDICTION or a number elsewhere. Every model now refuses it alike.
+    request = pb.PredictRequest(model=baseline.model, instances=[struct({**ROW, "a": value})])
+    details = check(lambda: baseline.stub.Predict(request, timeout=RPC_TIMEOUT), INVALID, "INVALID_FEATURE_VALUE",
+                    "instances[0].a")
+    assert "3.4e38" in details.message
+
+
 def test_predict_without_instances(baseline, check) -> None:
     request = pb.PredictRequest(model=baseline.model)
     check(lambda: baseline.stub.Predict(request, timeout=RPC_TIMEOUT), INVALID, "NO_INSTANCES", "instances")
@@ -73,6 +83,7 @@ def test_predict_by_columns_equals_by_instances(baseline) -> None:
         (_columns(a=pb.FeatureValues(strings=pb.StringValues(values=["1", "4"]))), "INVALID_FEATURE_TYPE",
          "columns[a]"),
         (_columns(a=_doubles(1.0, float("inf"))), "INVALID_FEATURE_VALUE", "columns[a]"),
+        (_columns(a=_doubles(1.0, -1e45)), "INVALID_FEATURE_VALUE", "columns[a]"),  # beyond float32
         (_columns(c=_doubles(3.0)), "COLUMN_LENGTH_MISMATCH", "columns[c]"),
         (_columns(note=pb.FeatureValues(strings=pb.StringValues(values=["x", "y"], missing_rows=[2]))),
          "INVALID_MISSING_ROWS", "columns[note].strings.missing_rows"),

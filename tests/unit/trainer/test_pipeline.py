@@ -193,8 +193,11 @@ def test_neural_network_regression_through_the_pipeline(
     predictions = trained.model.predict(_instances(tabular_frame.head(5)))
     again = load_model(trained.path).predict(_instances(tabular_frame.head(5)))
     assert [p.number for p in predictions] == [p.number for p in again]
-    with pytest.raises(FailedPrecondition) as caught:
+    with pytest.raises(InvalidArgument) as refused:  # beyond float32: refused before any model sees it
         trained.model.predict([{"x": 1e300, "k": 1, "colour": "red", "flag": False}])
+    assert (refused.value.reason, refused.value.violations[0].field) == ("INVALID_FEATURE_VALUE", "instances[0].x")
+    with pytest.raises(FailedPrecondition) as caught:  # within range, but far outside what it learned
+        trained.model.predict([{"x": 3e38, "k": 1, "colour": "red", "flag": False}])
     assert caught.value.reason == "NON_FINITE_PREDICTION"
 
 
