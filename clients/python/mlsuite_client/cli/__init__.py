@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.text import Text
 
 from mlsuite_client.channel import Credentials, default_credentials
 from mlsuite_client.errors import MLSuiteError
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; exit status 0 on success, 1 on a server error, 2 on a usage error."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    err = Console(stderr=True)
+    err = Console(stderr=True, markup=False)  # server text ("[alpha]", a name like "[/x]") is never markup
     try:
         credentials = Credentials(
             tls=args.tls,
@@ -87,11 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with default_credentials(credentials):
             return int(args.handler(args) or 0)
     except MLSuiteError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(Text.assemble(("error:", "red"), f" {exc}"))
         for violation in exc.field_violations:
             err.print(f"  {violation.field}: {violation.description}")
         if exc.request_id:
-            err.print(f"  request id: {exc.request_id}", markup=False)
+            err.print(f"  request id: {exc.request_id}")
         return 1
     except KeyboardInterrupt:
         return 130

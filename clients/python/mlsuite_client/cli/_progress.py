@@ -9,6 +9,7 @@ from typing import Self
 import grpc
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
+from rich.text import Text
 
 from mlsuite_client.cli._trainer_common import err, fmt_duration, fmt_state, metrics_table, reattach_command
 from mlsuite_client.errors import MLSuiteError
@@ -33,7 +34,7 @@ class _View:
         self.live = console.is_terminal
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("[bold]{task.description:<14}"),
+            TextColumn("{task.description:<14}", style="bold", markup=False),
             BarColumn(bar_width=32),
             TextColumn("{task.fields[count]}"),
             TextColumn("{task.fields[detail]}"),
@@ -50,7 +51,7 @@ class _View:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def note(self, text: str) -> None:
+    def note(self, text: str | Text) -> None:
         """A line above the live display (or a plain log line)."""
         self.console.print(text, soft_wrap=True)
 
@@ -116,9 +117,9 @@ class _Outcome:
 def _show(view: _View, event: TrainingEvent, job: str, replay_pending: bool) -> None:
     if event.kind == "snapshot" and event.job is not None:
         spec = event.job.spec
-        view.note(
-            f"{job}: {fmt_state(event.state)}  {spec.model_type} on {spec.dataset} -> {spec.target_column}"
-        )
+        view.note(Text.assemble(
+            f"{job}: ", fmt_state(event.state), f"  {spec.model_type} on {spec.dataset} -> {spec.target_column}"
+        ))
         # Stored events after the re-attach point are replayed next; they show the progress themselves.
         if not replay_pending:
             if event.job.latest_epoch is not None:
@@ -130,7 +131,7 @@ def _show(view: _View, event: TrainingEvent, job: str, replay_pending: bool) -> 
         view.epoch(event.epoch)
     elif event.kind == "state_change":
         suffix = f" ({event.message})" if event.message else ""
-        view.note(f"state: {fmt_state(event.state)}{suffix}")
+        view.note(Text.assemble("state: ", fmt_state(event.state), suffix))
     elif event.kind == "result":
         view.finish()
 
@@ -198,7 +199,7 @@ def _report(outcome: _Outcome, console: Console, job: str) -> int:
         console.print(f"model: {outcome.model}", soft_wrap=True)
         return 0
     if outcome.state == JobState.FAILED:
-        err().print(f"[red]{job} failed[/red] {outcome.error}", soft_wrap=True)
+        err().print(Text.assemble((f"{job} failed", "red"), f" {outcome.error}"), soft_wrap=True)
         return 1
     if outcome.state == JobState.CANCELLED:
         err().print(f"{job} was cancelled")

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from mlsuite_client.trainer import TrainerClient
 from mlsuite_client.trainer_types import (
@@ -49,7 +50,8 @@ def _console(stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     # Piped output (tests, scripts) gets a wide console so that tables never truncate resource names.
     wide = not stream.isatty() and "COLUMNS" not in os.environ
-    return Console(stderr=stderr, width=200 if wide else None, highlight=False)
+    # No markup: names, columns and messages come from the server, and "[x]" in them is text, not style.
+    return Console(stderr=stderr, width=200 if wide else None, highlight=False, markup=False)
 
 
 def out() -> Console:
@@ -75,7 +77,7 @@ def usage_errors(handler: Handler) -> Handler:
         try:
             return handler(args)
         except (ValueError, TypeError, OSError) as exc:
-            err().print(f"[red]error:[/red] {exc}")
+            err().print(Text.assemble(("error:", "red"), f" {exc}"))
             return 2
 
     return wrapper
@@ -137,9 +139,9 @@ _STATE_STYLES = {
 }
 
 
-def fmt_state(state: JobState) -> str:
-    """A job state with rich markup."""
-    return f"[{_STATE_STYLES[state]}]{state.value}[/]"
+def fmt_state(state: JobState) -> Text:
+    """A job state, styled."""
+    return Text(state.value, style=_STATE_STYLES[state])
 
 
 def _bounds(low: object, high: object) -> str:

@@ -14,14 +14,16 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from mlsuite_client.downloader import DownloaderClient
 from mlsuite_client.downloader_types import DownloadedModel, DownloadState, DownloadStatus
 
 __all__ = ["register"]
 
-_console = Console()
-_err = Console(stderr=True)
+# No markup: model ids, revisions and messages come from the server or the Hub; "[x]" in them is text.
+_console = Console(markup=False)
+_err = Console(stderr=True, markup=False)
 
 
 def _human(size: int) -> str:
@@ -73,12 +75,11 @@ def _print_status(status: DownloadStatus) -> None:
 
 def _outcome(status: DownloadStatus) -> int:
     if status.state is DownloadState.SUCCEEDED:
-        _console.print(f"[green]succeeded[/green] {status.current_model}@{status.revision} ({status.commit})")
+        _console.print(Text.assemble(("succeeded", "green"),
+                                     f" {status.current_model}@{status.revision} ({status.commit})"))
         return 0
-    _err.print(
-        f"[red]{status.state.value.lower()}[/red] {status.current_model}: "
-        f"{status.error or status.status_message}"
-    )
+    _err.print(Text.assemble((status.state.value.lower(), "red"),
+                             f" {status.current_model}: {status.error or status.status_message}"))
     return 1
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from mlsuite_client.cli._progress import follow
 from mlsuite_client.cli._trainer_common import (
@@ -106,7 +107,7 @@ def _watch(args: argparse.Namespace) -> int:
 def _cancel(args: argparse.Namespace) -> int:
     with trainer_client(args) as client:
         job = client.cancel_training_job(args.name)
-    out().print(f"{job.name}: {fmt_state(job.state)}", soft_wrap=True)
+    out().print(Text.assemble(f"{job.name}: ", fmt_state(job.state)), soft_wrap=True)
     return 0
 
 
@@ -135,10 +136,11 @@ def _plot(args: argparse.Namespace) -> int:
         job = client.get_training_job(args.name)
         epochs = stored_epochs(client, args.name)
     if not epochs:
-        err().print(
-            f"[red]error:[/red] {args.name} has no epoch events to plot ({job.spec.model_type} "
-            "reports phases only, or no epoch has finished yet)"
-        )
+        err().print(Text.assemble(
+            ("error:", "red"),
+            f" {args.name} has no epoch events to plot ({job.spec.model_type} "
+            "reports phases only, or no epoch has finished yet)",
+        ))
         return 1
     import matplotlib
 

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from mlsuite_client.cli._trainer_common import (
     describe_parameter,
@@ -25,8 +26,8 @@ __all__ = ["register"]
 _HEADLINE = {"regression": "r2", "classification": "accuracy"}
 
 
-def _yes(flag: bool) -> str:
-    return "[green]yes[/]" if flag else "[red]no[/]"
+def _yes(flag: bool) -> Text:
+    return Text("yes", style="green") if flag else Text("no", style="red")
 
 
 def _types(args: argparse.Namespace) -> int:
