@@ -102,8 +102,15 @@ def _library_versions(model_type: str) -> dict[str, str]:
 
 
 def _seed(request: TrainingRequest) -> int:
-    """The request's int64 seed folded into the 0 .. 2**32 - 1 range numpy and scikit-learn accept."""
-    return request.seed % 2**32
+    """The request's int64 seed as a seed numpy, scikit-learn and torch accept (0 .. 2**32 - 1).
+
+    Seeds in that range are used as they are; any other int64 (negative, or 2**32 and up) is hashed
+    into it with numpy's SeedSequence, so that distinct seeds give distinct runs (a plain modulo made
+    -1 and 2**63 - 1 the same run).
+    """
+    if 0 <= request.seed < 2**32:
+        return request.seed
+    return int(np.random.SeedSequence(request.seed % 2**64).generate_state(1)[0])
 
 
 def _check_request(frame: pd.DataFrame, request: TrainingRequest) -> None:

@@ -167,11 +167,12 @@ def test_same_seed_same_metrics_other_seed_other_split(
     first = train(tabular_frame, "random_forest_regressor", seed=5)
     assert train(tabular_frame, "random_forest_regressor", seed=5).outcome.metrics == first.outcome.metrics
     assert train(tabular_frame, "random_forest_regressor", seed=6).outcome.metrics != first.outcome.metrics
-    # any int64 seed works; it is folded into numpy's 32-bit range
-    assert (
-        train(tabular_frame, "random_forest_regressor", seed=5 + 2**32).outcome.metrics
-        == first.outcome.metrics
-    )
+    # Any int64 seed works, and distinct seeds stay distinct runs: beyond numpy's 32-bit range they are hashed
+    # into it, not folded (a modulo made -1 and 2**63 - 1, or 5 and 5 + 2**32, the same run).
+    outside = {seed: train(tabular_frame, "random_forest_regressor", seed=seed).outcome.metrics
+               for seed in (5 + 2**32, -1, 2**63 - 1)}
+    assert outside[5 + 2**32] != first.outcome.metrics and outside[-1] != outside[2**63 - 1]
+    assert train(tabular_frame, "random_forest_regressor", seed=-1).outcome.metrics == outside[-1]
     assert train(tabular_frame, "random_forest_regressor", seed=-(2**63)).outcome.metrics["r2"] > 0.5
 
 
