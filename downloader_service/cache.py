@@ -122,7 +122,7 @@ class ModelCache:
             raise NotFound(
                 f"{what} is not in the cache", reason=errors.NOT_CACHED, metadata={"model_id": model_id}
             )
-        freed = self._hub.delete_revisions([m.commit for m in found])
+        freed = self._hub.delete_revisions(model_id, [m.commit for m in found])
         logger.info("deleted %d cached revision(s) of %s, %d bytes", len(found), model_id, freed)
         return DeleteResult(tuple(found), freed)
 

@@ -11,6 +11,7 @@ import os
 
 os.environ["HF_HUB_DISABLE_XET"] = "1"  # read when huggingface_hub is imported: keep transfers on plain HTTP
 
+import dataclasses  # noqa: E402
 import functools  # noqa: E402
 import logging  # noqa: E402
 import threading  # noqa: E402
@@ -22,6 +23,7 @@ from typing import Any  # noqa: E402
 import httpx2  # noqa: E402 - the transport huggingface_hub raises from
 from huggingface_hub import (  # noqa: E402
     HfApi,
+    HFCacheInfo,
     constants,
     get_hf_file_metadata,
     hf_hub_download,
@@ -306,18 +308,30 @@ class HubClient:
                 )
         return found
 
-    def delete_revisions(self, commits: Collection[str]) -> int:
-        """Delete cached revisions (snapshots, refs, unshared blobs); returns the bytes freed."""
-        strategy = scan_cache_dir(self.cache_dir).delete_revisions(*commits)
+    def _repo_only(self, model_id: str) -> HFCacheInfo | None:
+        """The cache scan narrowed to `model_id`'s repo (None if it is not readable).
+
+        huggingface_hub's delete_revisions looks a commit hash up in every repo of the scan and deletes
+        the first repo it finds it in. A mirror or a pushed copy of a model shares its commit hashes, so
+        on the whole cache that could delete another model; on one repo it cannot.
+        """
+        info = scan_cache_dir(self.cache_dir)
+        repo = next((r for r in info.repos if r.repo_id == model_id and r.repo_type == "model"), None)
+        return None if repo is None else dataclasses.replace(info, repos=frozenset({repo}))
+
+    def delete_revisions(self, model_id: str, commits: Collection[str]) -> int:
+        """Delete cached revisions of one model (snapshots, refs, unshared blobs); returns the bytes freed."""
+        info = self._repo_only(model_id)
+        if info is None:
+            return 0
+        strategy = info.delete_revisions(*commits)
         strategy.execute()
         return strategy.expected_freed_size
 
     def delete_files(self, model_id: str, commit: str, paths: Collection[str]) -> bool:
         """Delete snapshot entries (and blobs nothing else uses); False if the revision is unreadable."""
-        info = scan_cache_dir(self.cache_dir)
-        for repo in info.repos:
-            if repo.repo_id != model_id or repo.repo_type != "model":
-                continue
+        info = self._repo_only(model_id)
+        for repo in info.repos if info is not None else ():
             for revision in repo.revisions:
                 if revision.commit_hash != commit:
                     continue

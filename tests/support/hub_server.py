@@ -139,6 +139,12 @@ class LocalHub:
                 repo.gated_token = gated_token
         return commit
 
+    def add_mirror(self, repo_id: str, of: str) -> None:
+        """Add `repo_id` as a copy of `of` with the same commits and refs (a mirror, or a pushed clone)."""
+        with self._lock:
+            source = self._repos[of]
+            self._repos[repo_id] = HubRepo(repo_id, commits=dict(source.commits), refs=dict(source.refs))
+
     def reset_faults(self) -> None:
         """Clear throttling, failures, cuts and the request counters (between tests)."""
         self.throttle_bytes_per_second = None

@@ -222,3 +222,32 @@ def test_status_survives_a_restart_of_the_core(make_downloader, repos) -> None:
         done.commit,
     )
     assert after.version >= done.version
+
+
+def test_a_model_sharing_commits_with_another_is_never_deleted_in_its_place(downloader, repos, hub) -> None:
+    # A mirror (or a git-pushed copy) keeps the commit hashes of its source. huggingface_hub deletes a hash
+    # from whichever repo it finds first, so deleting one could remove the other (and a failed download of
+    # the mirror could remove the cached source).
+    mirror = "mirror-org/tiny-bert"
+    hub.add_mirror(mirror, of=repos.tiny)
+    client = downloader.client
+    for model in (repos.tiny, mirror):
+        client.start_download(model)
+        assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
+    commit = repos.commits[repos.tiny]
+    assert {(m.model_id, m.commit) for m in client.list_models()} == {(repos.tiny, commit), (mirror, commit)}
+
+    result = client.delete_model(repos.tiny)
+    assert [m.model_id for m in result.deleted] == [repos.tiny]
+    assert [m.model_id for m in client.list_models()] == [mirror]
+    assert not (downloader.cache_dir / "models--mlsuite-test--tiny-bert").exists()
+    assert snapshot_files(downloader.cache_dir, mirror)  # the mirror's files are all still there
+
+    client.start_download(repos.tiny)
+    assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
+    client.delete_model(mirror)
+    hub.fail_status["model.safetensors"] = 500  # a failed download of the mirror cleans up after itself ...
+    client.start_download(mirror)
+    assert client.wait(timeout=30).state is DownloadState.FAILED
+    assert [m.model_id for m in client.list_models()] == [repos.tiny]  # ... without touching the source
+    assert snapshot_files(downloader.cache_dir, repos.tiny) == sorted(f"{commit}/{f}" for f in DEFAULT_FILES)

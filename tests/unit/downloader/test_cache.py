@@ -25,11 +25,11 @@ class FakeHub:
     def scan(self) -> list[CachedRevision]:
         return list(self.revisions)
 
-    def delete_revisions(self, commits: Collection[str]) -> int:
+    def delete_revisions(self, model_id: str, commits: Collection[str]) -> int:
         self.deleted.append(sorted(commits))
-        freed = sum(r.size_bytes for r in self.revisions if r.commit in commits)
-        self.revisions = [r for r in self.revisions if r.commit not in commits]
-        return freed
+        doomed = [r for r in self.revisions if r.model_id == model_id and r.commit in commits]
+        self.revisions = [r for r in self.revisions if r not in doomed]
+        return sum(r.size_bytes for r in doomed)
 
     def delete_files(self, model_id: str, commit: str, paths: Collection[str]) -> bool:
         self.deleted_files.append((model_id, commit, set(paths)))

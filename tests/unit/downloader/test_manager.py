@@ -77,7 +77,7 @@ class FakeHub:
         self.removed.append((model_id, commit, set(paths)))
         return True
 
-    def delete_revisions(self, commits: Collection[str]) -> int:
+    def delete_revisions(self, model_id: str, commits: Collection[str]) -> int:
         self._record("delete_revisions")
         return 0
 
