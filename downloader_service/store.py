@@ -87,15 +87,22 @@ class StatusWriter:
     """One thread that persists the newest status, in version order, outside the status lock.
 
     Progress-only changes are coalesced to at most one write per `min_interval` seconds; flush() waits
-    until a given version is on disk.
+    until a given version is on disk. A write that fails (a full or read-only disk) is retried with a
+    backoff of up to `max_retry_seconds`, logged once per run of failures, and flush() gives up at
+    once instead of waiting out its timeout.
     """
 
-    def __init__(self, board: StatusBoard, store: StatusStore, *, min_interval: float = 0.25) -> None:
+    def __init__(self, board: StatusBoard, store: StatusStore, *, min_interval: float = 0.25,
+                 max_retry_seconds: float = 10.0) -> None:
         self._board = board
         self._store = store
         self._min_interval = min_interval
-        self._cond = threading.Condition()  # guards _written; never taken with the status lock held
+        self._max_retry = max_retry_seconds
+        self._cond = threading.Condition()  # guards _written, _failed; never taken with the status lock held
         self._written = -1
+        self._failing = False  # the last write failed
+        self._failures = 0  # failed writes so far: flush() gives up at the first one after it started
+        self._retry_seconds = 0.0
         self._stop = threading.Event()
         self._hurry = threading.Event()
         self._thread = threading.Thread(target=self._run, name="status-writer", daemon=True)
@@ -109,7 +116,9 @@ class StatusWriter:
         self._hurry.set()
         self._board.wake()
         with self._cond:
-            return self._cond.wait_for(lambda: self._written >= version, timeout)
+            failures = self._failures
+            self._cond.wait_for(lambda: self._written >= version or self._failures > failures, timeout)
+            return self._written >= version
 
     def stop(self, timeout: float = 10.0) -> None:
         """Persist the final status and stop the thread."""
@@ -122,15 +131,28 @@ class StatusWriter:
         if final.version > self._written:
             self._write(final, sync=True)
 
-    def _write(self, status: DownloadStatus, *, sync: bool = False) -> None:
+    def _write(self, status: DownloadStatus, *, sync: bool = False) -> bool:
+        """Persist one status; False (logged once per run of failures) if the disk refused it."""
         try:
             self._store.save(status, sync=sync or status.state.is_terminal)
-        except OSError:
-            logger.exception("could not persist the download status")
-            return
+        except OSError as exc:
+            with self._cond:
+                first = not self._failing
+                self._failing = True
+                self._failures += 1
+                self._cond.notify_all()
+            self._retry_seconds = min(max(0.5, self._retry_seconds * 2), self._max_retry)
+            if first:
+                logger.error("could not persist the download status (%s); retrying every %g s at most",
+                             exc, self._max_retry)
+            return False
         with self._cond:
+            if self._failing:
+                logger.info("the download status is persisted again")
+            self._failing, self._retry_seconds = False, 0.0
             self._written = max(self._written, status.version)
             self._cond.notify_all()
+        return True
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -139,7 +161,9 @@ class StatusWriter:
                 if self._board.closed:
                     return
                 continue
-            self._write(status)
+            if not self._write(status):
+                self._stop.wait(self._retry_seconds)  # a full or read-only disk: back off, never spin
+                continue
             if status.state is not DownloadState.DOWNLOADING:
                 continue
             self._hurry.clear()

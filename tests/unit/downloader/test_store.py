@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,3 +85,37 @@ def test_stop_writes_the_final_status(tmp_path: Path) -> None:
     threading.Thread(target=lambda: (writer.stop(), done.set())).start()
     assert done.wait(5)
     assert store.load() == last
+
+
+def test_a_disk_that_refuses_writes_is_retried_with_backoff_not_in_a_loop(tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="downloader_service.store")
+    board = StatusBoard()
+    attempts: list[float] = []
+    broken = threading.Event()
+    broken.set()
+
+    class FailingStore(StatusStore):
+        def save(self, status: DownloadStatus, *, sync: bool = False) -> None:
+            attempts.append(time.monotonic())
+            if broken.is_set():
+                raise OSError(28, "No space left on device")
+            super().save(status, sync=sync)
+
+    store = FailingStore(tmp_path / "status.json")
+    writer = StatusWriter(board, store, max_retry_seconds=0.4)
+    writer.start()
+    try:
+        noted = board.note("hello")
+        started = time.monotonic()
+        assert writer.flush(noted.version, timeout=5) is False
+        assert time.monotonic() - started < 1  # gives up at the failed write, not at the timeout
+        time.sleep(1.5)
+        # Backoff 0.5 s then capped at 0.4 s: a handful of tries in 1.5 s, not thousands.
+        assert 2 <= len(attempts) <= 6, len(attempts)
+        assert caplog.text.count("could not persist the download status") == 1  # once per run of failures
+        broken.clear()
+        assert writer.flush(noted.version, timeout=5) is True  # persisted once the disk takes it again
+        assert store.load() == noted and "persisted again" in caplog.text
+    finally:
+        broken.clear()
+        writer.stop()
