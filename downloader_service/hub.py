@@ -15,6 +15,7 @@ import dataclasses  # noqa: E402
 import functools  # noqa: E402
 import logging  # noqa: E402
 import threading  # noqa: E402
+import urllib.parse  # noqa: E402
 from collections.abc import Callable, Collection, Iterable, Sequence  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -54,7 +55,7 @@ from mlsuite_common.errors import (  # noqa: E402
     Unavailable,
 )
 
-__all__ = ["CHUNK_BYTES", "HubClient", "filter_paths"]
+__all__ = ["CHUNK_BYTES", "HubClient", "filter_paths", "shown_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,11 +107,26 @@ class _ByteCounter:
         return None
 
 
+def shown_url(url: str) -> str:
+    """`url` without credentials or query (https://user:secret@hub/?token=x -> https://hub/): safe to show."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:  # a malformed port: show none rather than fail
+        port = ""
+    return urllib.parse.urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+
+
 class HubClient:
     """Resolves, lists and downloads Hub repos into one cache dir with bounded timeouts."""
 
     def __init__(self, endpoint: str, *, cache_dir: Path, token: str | None, timeout: float) -> None:
         self.endpoint = endpoint.rstrip("/")
+        # What messages, error metadata and logs show: an endpoint may carry credentials (user:pass@host).
+        self.shown_endpoint = shown_url(self.endpoint)
         self.cache_dir = cache_dir
         # Never logged, only handed to huggingface_hub; False (not None) so that exactly the configured token
         # is used, never one from a token file.
@@ -119,7 +135,7 @@ class HubClient:
         self._api = HfApi(endpoint=self.endpoint, token=token or False)
 
     def __repr__(self) -> str:
-        return f"HubClient(endpoint={self.endpoint!r}, cache_dir={str(self.cache_dir)!r})"
+        return f"HubClient(endpoint={self.shown_endpoint!r}, cache_dir={str(self.cache_dir)!r})"
 
     # -- resolution ----------------------------------------------------------------------------------
 
@@ -132,7 +148,7 @@ class HubClient:
             commit = info.sha
             if not commit:
                 raise Unavailable(
-                    f"the Hub at {self.endpoint} did not return a commit", reason=errors.HUB_ERROR
+                    f"the Hub at {self.shown_endpoint} did not return a commit", reason=errors.HUB_ERROR
                 )
             siblings = info.siblings or []
             if siblings and all(s.size is not None for s in siblings):
@@ -184,9 +200,9 @@ class HubClient:
                 )
             if code >= 500 or code in (408, 429):
                 return Unavailable(
-                    f"Hub unreachable at {self.endpoint} (HTTP {code})",
+                    f"Hub unreachable at {self.shown_endpoint} (HTTP {code})",
                     reason=errors.HUB_UNAVAILABLE,
-                    metadata={"endpoint": self.endpoint},
+                    metadata={"endpoint": self.shown_endpoint},
                 )
             return FailedPrecondition(
                 f"the Hub answered HTTP {code} for model {model_id}", reason=errors.HUB_ERROR, metadata=meta
@@ -199,9 +215,9 @@ class HubClient:
             )
         if isinstance(exc, _UNREACHABLE):
             return Unavailable(
-                f"Hub unreachable at {self.endpoint}",
+                f"Hub unreachable at {self.shown_endpoint}",
                 reason=errors.HUB_UNAVAILABLE,
-                metadata={"endpoint": self.endpoint},
+                metadata={"endpoint": self.shown_endpoint},
             )
         return exc
 
@@ -255,7 +271,7 @@ class HubClient:
             )
         if isinstance(exc, _UNREACHABLE):
             return errors.DownloadFailed(
-                f"lost the connection to the Hub at {self.endpoint} while downloading {path}",
+                f"lost the connection to the Hub at {self.shown_endpoint} while downloading {path}",
                 reason=errors.HUB_UNAVAILABLE,
             )
         if isinstance(exc, OSError):

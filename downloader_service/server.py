@@ -11,6 +11,7 @@ from mlsuite.downloader.v1 import downloader_service_pb2_grpc as pb_grpc
 from prometheus_client import CollectorRegistry
 
 from downloader_service.config import Config
+from downloader_service.hub import shown_url
 from downloader_service.manager import DownloadManager
 from downloader_service.servicer import DownloaderServicer
 from downloader_service.telemetry import register_downloader_metrics
@@ -79,7 +80,7 @@ def serve(config: Config, announce: Callable[[str], None] = lambda line: None) -
         "DownloaderService listening on %s:%d (hub %s, cache %s, %s)",
         config.host,
         port,
-        config.hub_endpoint,
+        shown_url(config.hub_endpoint),
         config.cache_dir,
         config.security.describe(),
     )

@@ -185,6 +185,18 @@ def test_unreachable_hub_is_unavailable_quickly(make_downloader) -> None:
     assert offline.client.get_status().is_downloading is False
 
 
+def test_credentials_in_the_hub_endpoint_never_reach_a_client(make_downloader) -> None:
+    port = _closed_port()
+    offline = make_downloader(hub_endpoint=f"http://mirror-user:s3cr3t@127.0.0.1:{port}/hub?token=t0k3n")
+    with pytest.raises(UnavailableError) as unreachable:
+        offline.client.start_download("org/name")
+    shown = f"http://127.0.0.1:{port}/hub"
+    assert unreachable.value.message == f"Hub unreachable at {shown}"
+    assert unreachable.value.metadata["endpoint"] == shown
+    status = offline.client.get_status()
+    assert "s3cr3t" not in f"{status.error} {status.status_message}" and "t0k3n" not in status.error
+
+
 def test_a_silent_hub_times_out_as_unavailable(make_downloader) -> None:
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
