@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from downloader_service.status import DownloadState, DownloadStatus, StatusBoard
+from downloader_service.validation import is_commit, model_id_problem
 
 __all__ = ["StatusStore", "StatusWriter", "status_to_json", "status_from_json"]
 
@@ -42,9 +43,36 @@ def status_from_json(data: dict[str, Any]) -> DownloadStatus:
             fields[key] = datetime.fromisoformat(value) if value else None
         for key in ("allow_patterns", "ignore_patterns", "pending_files"):
             fields[key] = tuple(str(v) for v in fields.get(key) or ())
-        return DownloadStatus(**fields)
-    except (KeyError, TypeError, ValueError) as exc:
+        status = DownloadStatus(**fields)
+        _check_fields(status)
+        return status
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # AttributeError: not a JSON object
         raise ValueError(f"malformed status file: {exc}") from exc
+
+
+def _check_fields(status: DownloadStatus) -> None:
+    """ValueError unless every field has its type and a value the server could have written.
+
+    The restart cleanup deletes the pending files of current_model@commit: a hand-edited or damaged
+    file must not name a path outside the cache, or crash the start with a type the code never expects.
+    """
+    for name in ("bytes_downloaded", "bytes_total", "files_downloaded", "files_total", "version"):
+        value = getattr(status, name)
+        if type(value) is not int or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer")
+    if type(status.progress) not in (int, float) or not 0 <= status.progress <= 100:
+        raise ValueError("progress must be a number in [0, 100]")
+    for name in ("current_model", "status_message", "error", "error_reason", "revision", "commit", "request_id"):
+        if not isinstance(getattr(status, name), str):
+            raise ValueError(f"{name} must be a string")
+    if status.current_model and model_id_problem(status.current_model):
+        raise ValueError("current_model is not a model id")
+    if status.commit and not is_commit(status.commit):
+        raise ValueError("commit is not a commit sha")
+    for path in status.pending_files:
+        parts = path.split("/")
+        if not path or path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
+            raise ValueError("pending_files must be relative paths inside the snapshot")
 
 
 class StatusStore:

@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from downloader_service.status import DownloadState, DownloadStatus, StatusBoard
 from downloader_service.store import StatusStore, StatusWriter, status_from_json, status_to_json
 from downloader_service.validation import DownloadRequest
@@ -46,6 +48,32 @@ def test_corrupt_file_is_set_aside(tmp_path: Path) -> None:
     assert store.load() is None
     assert (tmp_path / "status.corrupt").read_text() == "{ not json"
     store.path.write_text(json.dumps({"state": "NOPE"}))
+    assert store.load() is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"current_model": "../../etc"},  # the restart cleanup deletes files of current_model@commit
+        {"commit": "../x"},
+        {"pending_files": ["../../outside.bin"]},
+        {"pending_files": ["/etc/passwd"]},
+        {"version": "abc"},
+        {"bytes_total": -1},
+        {"progress": "half"},
+        {"error": 42},
+    ],
+)
+def test_a_status_file_with_impossible_fields_is_set_aside_not_trusted(tmp_path: Path, change: dict) -> None:
+    good = DownloadStatus(state=DownloadState.DOWNLOADING, current_model="org/name", commit="c" * 40,
+                          pending_files=("weights/a.bin",), version=3)
+    store = StatusStore(tmp_path / "status.json")
+    store.path.write_text(json.dumps({**status_to_json(good), **change}))
+    assert store.load() is None
+    assert (tmp_path / "status.corrupt").exists()
+    store.path.write_text(json.dumps(status_to_json(good)))
+    assert store.load() == good
+    store.path.write_text("[1, 2]")  # JSON, but not an object
     assert store.load() is None
 
 
