@@ -94,12 +94,16 @@ class ModelCache:
         """Every cached model revision, by model id then commit."""
         return sorted((_to_model(r) for r in self._hub.scan()), key=lambda m: (m.model_id, m.commit))
 
-    def list_page(self, page_size: int, page_token: str) -> ModelPage:
-        """One page (keyset pagination: stable when entries are added or deleted between pages)."""
+    def list_page(self, page_size: int, page_token: str, downloading: tuple[str, str] | None = None) -> ModelPage:
+        """One page (keyset pagination: stable when entries are added or deleted between pages).
+
+        `downloading` (model id, commit) is left out: its snapshot fills while it downloads, and a
+        half-written revision is not a downloaded model.
+        """
         if page_size < 0:
             raise InvalidArgument("page_size must not be negative", field="page_size")
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        models = self.models()
+        models = [m for m in self.models() if (m.model_id, m.commit) != downloading]
         if page_token:
             after = _decode_token(page_token)
             models = [m for m in models if (m.model_id, m.commit) > after]

@@ -276,9 +276,11 @@ class DownloadManager:
     # -- cache ---------------------------------------------------------------------------------------
 
     def list_models(self, page_size: int, page_token: str) -> ModelPage:
-        """One page of the cached models."""
+        """One page of the cached models (not the revision a download is filling right now)."""
         self._require_open()
-        return self._cache.list_page(page_size, page_token)
+        current = self._board.snapshot()
+        downloading = (current.current_model, current.commit) if current.is_downloading and current.commit else None
+        return self._cache.list_page(page_size, page_token, downloading)
 
     def delete_model(self, model_id: str, revision: str) -> DeleteResult:
         """Delete a cached model (one revision or all); ABORTED while it is downloading."""

@@ -10,7 +10,7 @@ import pytest
 
 from mlsuite_client.downloader_types import DownloadState, DownloadStatus
 from mlsuite_client.errors import InvalidArgumentError, NotFoundError
-from tests.support.downloader_testing import THROTTLE, partial_files, snapshot_files
+from tests.support.downloader_testing import THROTTLE, partial_files, snapshot_files, wait_for
 
 DEFAULT_FILES = ("README.md", "config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt")
 
@@ -251,3 +251,15 @@ def test_a_model_sharing_commits_with_another_is_never_deleted_in_its_place(down
     assert client.wait(timeout=30).state is DownloadState.FAILED
     assert [m.model_id for m in client.list_models()] == [repos.tiny]  # ... without touching the source
     assert snapshot_files(downloader.cache_dir, repos.tiny) == sorted(f"{commit}/{f}" for f in DEFAULT_FILES)
+
+
+def test_a_revision_still_downloading_is_not_listed_as_downloaded(downloader, repos, hub) -> None:
+    hub.throttle_bytes_per_second = THROTTLE
+    client = downloader.client
+    client.start_download(repos.padded)
+    # Some of its files are already complete in the snapshot (and the big one is arriving) ...
+    assert wait_for(lambda: client.get_status().files_downloaded >= 1, timeout=30)
+    assert snapshot_files(downloader.cache_dir, repos.padded)
+    assert repos.padded not in [m.model_id for m in client.list_models()]  # ... but it is not a model yet
+    assert client.wait(timeout=60).state is DownloadState.SUCCEEDED
+    assert repos.padded in [m.model_id for m in client.list_models()]
