@@ -152,8 +152,17 @@ class DownloadManager:
         with self._lock:
             current = self._board.snapshot()
             if request.request_id and request.request_id == current.request_id:
-                if current.current_model != request.model_id:
-                    raise InvalidArgument("request_id was already used for another model", field="request_id")
+                same = (
+                    current.current_model == request.model_id
+                    and request.revision in (current.revision, current.commit)
+                    and (current.allow_patterns, current.ignore_patterns)
+                    == (request.allow_patterns, request.ignore_patterns)
+                )
+                if not same:
+                    raise InvalidArgument(
+                        "request_id was already used for another download (model, revision or patterns differ)",
+                        field="request_id", reason="REQUEST_ID_REUSED",
+                    )
                 return current
             if current.is_downloading:
                 if current.current_model == request.model_id and request.revision in (

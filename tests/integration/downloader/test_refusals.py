@@ -226,4 +226,10 @@ def test_request_id_makes_start_idempotent(downloader, repos) -> None:
     assert retried.start_time == first.start_time and retried.version == done.version  # no new download
     with pytest.raises(InvalidArgumentError) as reused:
         client.start_download(repos.single, request_id="req-1")
-    assert reused.value.field_violations[0].field == "request_id"
+    assert reused.value.field_violations[0].field == "request_id" and reused.value.reason == "REQUEST_ID_REUSED"
+    # The same model with another revision or other patterns is another download too, not a retry.
+    for other in ({"revision": "v1.0"}, {"allow_patterns": ["*.json"]}):
+        with pytest.raises(InvalidArgumentError) as differs:
+            client.start_download(repos.tiny, request_id="req-1", **other)
+        assert differs.value.reason == "REQUEST_ID_REUSED"
+    assert client.get_status().version == done.version  # nothing started
