@@ -30,6 +30,7 @@ from huggingface_hub import (  # noqa: E402
     hf_hub_download,
     hf_hub_url,
     scan_cache_dir,
+    set_client_factory,
     try_to_load_from_cache,
 )
 from huggingface_hub.errors import (  # noqa: E402
@@ -44,6 +45,7 @@ from huggingface_hub.errors import (  # noqa: E402
 from huggingface_hub.file_download import repo_folder_name  # noqa: E402
 from huggingface_hub.hf_api import RepoFile as _HubFile  # noqa: E402
 from huggingface_hub.utils import filter_repo_objects  # noqa: E402
+from huggingface_hub.utils._http import default_client_factory  # noqa: E402 - the library's own client
 
 from downloader_service import errors  # noqa: E402
 from downloader_service.hub_values import CachedRevision, RepoFile, RepoListing  # noqa: E402
@@ -107,6 +109,32 @@ class _ByteCounter:
         return None
 
 
+_transfer = threading.local()  # .cancel: the cancel event of the file transfer this thread runs
+
+
+def _stop_if_cancelled(_request: httpx2.Request) -> None:
+    """An httpx request hook: a cancelled transfer sends no further request.
+
+    huggingface_hub retries a transfer that stalled (after each read timeout, with a Range request), and
+    only a received byte reaches _ByteCounter. Without this, cancelling a download whose Hub stopped
+    sending waited out every retry (about a minute) and then ended FAILED instead of CANCELLED.
+    """
+    cancel = getattr(_transfer, "cancel", None)
+    if cancel is not None and cancel.is_set():
+        raise errors.DownloadCancelled()
+
+
+def _client_factory() -> httpx2.Client:
+    """huggingface_hub's own HTTP client, with the cancel check added to its request hooks."""
+    client = default_client_factory()
+    hooks = client.event_hooks
+    client.event_hooks = {**hooks, "request": [*hooks.get("request", []), _stop_if_cancelled]}
+    return client
+
+
+set_client_factory(_client_factory)
+
+
 def shown_url(url: str) -> str:
     """`url` without credentials or query (https://user:secret@hub/?token=x -> https://hub/): safe to show."""
     parts = urllib.parse.urlsplit(url)
@@ -132,6 +160,9 @@ class HubClient:
         # is used, never one from a token file.
         self._token = token
         self._timeout = timeout
+        # The read timeout of file transfers too (huggingface_hub reads it at each request): a Hub that stops
+        # sending mid-file is noticed, and a cancel lands, within this many seconds.
+        constants.HF_HUB_DOWNLOAD_TIMEOUT = timeout
         self._api = HfApi(endpoint=self.endpoint, token=token or False)
 
     def __repr__(self) -> str:
@@ -233,6 +264,7 @@ class HubClient:
     ) -> None:
         """Fetch one file into the cache, reporting bytes; raises DownloadCancelled or DownloadFailed."""
         counter = functools.partial(_ByteCounter, on_bytes=on_bytes, cancel=cancel)
+        _transfer.cancel = cancel
         try:
             hf_hub_download(
                 model_id,
@@ -247,6 +279,8 @@ class HubClient:
         except errors.DownloadCancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - translated or re-raised
+            if cancel.is_set():  # it failed while being cancelled (a read timed out): the cancel wins
+                raise errors.DownloadCancelled() from None
             failure = self._transfer_error(exc, path)
             if failure is None:
                 raise
@@ -254,6 +288,8 @@ class HubClient:
                 "download of %s from %s failed: %s (%s)", path, model_id, failure.message, type(exc).__name__
             )
             raise failure from None
+        finally:
+            _transfer.cancel = None
 
     def _transfer_error(self, exc: Exception, path: str) -> errors.DownloadFailed | None:
         if isinstance(exc, GatedRepoError):

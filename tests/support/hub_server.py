@@ -102,6 +102,8 @@ class LocalHub:
         self.throttle_bytes_per_second: int | None = None
         self.fail_status: dict[str, int] = {}  # file name -> HTTP status of its GET body
         self.cut_after: dict[str, int] = {}  # file name -> bytes after which the next body is cut (once)
+        self.stall: set[str] = set()  # file names whose bodies send their headers and then nothing
+        self._unstall = threading.Event()  # set by reset_faults: stalled bodies give up and close
         self.api_status: int | None = None  # answer every /api/ request with this status
         self.model_info_sizes = True  # file sizes in the model info when asked (?blobs=true)
         self._body_started = threading.Condition(self._lock)
@@ -150,6 +152,9 @@ class LocalHub:
         self.throttle_bytes_per_second = None
         self.fail_status.clear()
         self.cut_after.clear()
+        self.stall.clear()
+        self._unstall.set()
+        self._unstall = threading.Event()
         self.api_status = None
         self.model_info_sizes = True
         with self._lock:
@@ -367,6 +372,11 @@ class LocalHub:
             self._bodies_started[name] = self._bodies_started.get(name, 0) + 1
             self._body_started.notify_all()
             cut = self.cut_after.pop(name, None)
+            stalled, unstall = name in self.stall, self._unstall
+        if stalled:  # a Hub (or proxy) that stops sending mid-transfer, without closing the connection
+            unstall.wait(60)
+            handler.close_connection = True
+            return
         self._write_body(handler, body, cut)
 
     def _write_body(self, handler: _Handler, body: bytes, cut: int | None) -> None:

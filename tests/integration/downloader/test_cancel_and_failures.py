@@ -56,6 +56,27 @@ def test_cancel_mid_download_stops_fast_and_leaves_nothing(downloader, repos, hu
     assert blob.read_bytes() == repos.files[repos.padded]["padding.safetensors"]
 
 
+def test_cancel_of_a_transfer_the_hub_stopped_sending_ends_cancelled(make_downloader, repos, hub) -> None:
+    # A Hub that sends the headers of a file and then nothing: no byte arrives to notice the cancel, and
+    # huggingface_hub retries a stalled read five times. The cancel used to wait all of that out (about a
+    # minute, the service busy) and end FAILED HUB_UNAVAILABLE; it now lands at the next read timeout.
+    hub.stall.add("padding.safetensors")
+    stalled = make_downloader(hub_timeout_seconds=1.0)
+    client = stalled.client
+    client.start_download(repos.padded)
+    assert hub.wait_for_body("padding.safetensors", timeout=20)
+    started = time.monotonic()
+    client.cancel()
+    final = client.wait(timeout=30)
+    elapsed = time.monotonic() - started
+    assert final.state is DownloadState.CANCELLED and final.error_reason == "", final
+    assert elapsed < 6, f"the cancel took {elapsed:.1f} s"
+    assert partial_files(stalled.cache_dir) == [] and snapshot_files(stalled.cache_dir, repos.padded) == []
+    hub.stall.clear()
+    client.start_download(repos.tiny)  # the service is free again
+    assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
+
+
 def test_cancel_keeps_files_that_were_cached_before(downloader, repos, hub) -> None:
     client = downloader.client
     client.start_download(repos.padded, allow_patterns=["*.json"])
