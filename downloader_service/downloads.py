@@ -38,6 +38,29 @@ class DownloadJob:
     final: DownloadStatus | None = None
 
 
+class _Capped:
+    """Counts a file's bytes and fails the transfer once it exceeds the size the Hub listed for it.
+
+    The size cap (--max-download-bytes) and the progress are computed from the listing before the first
+    byte, so a Hub that lists less than it serves must not get more onto the disk than was accepted.
+    """
+
+    def __init__(self, path: str, listed: int, on_bytes: Callable[[int], None]) -> None:
+        self._path = path
+        self._listed = listed
+        self._on_bytes = on_bytes
+        self._received = 0
+
+    def __call__(self, count: int) -> None:
+        self._received += count  # negative when a retried transfer rewinds
+        if self._received > self._listed:
+            raise errors.DownloadFailed(
+                f"the Hub sent more than the {self._listed} bytes it listed for {self._path}",
+                reason=errors.HUB_ERROR,
+            )
+        self._on_bytes(count)
+
+
 # end(job, state, message, error, reason): ends the job in a terminal state unless something else did.
 EndJob = Callable[[DownloadJob, DownloadState, str, str, str], None]
 
@@ -70,7 +93,7 @@ class DownloadWorker:
                 if job.cancel.is_set():
                     raise errors.DownloadCancelled()
                 self._board.file_started(file.path)
-                on_bytes = functools.partial(self._board.add_bytes, file.path)
+                on_bytes = _Capped(file.path, file.size, functools.partial(self._board.add_bytes, file.path))
                 self._hub.download(request.model_id, plan.commit, file.path, on_bytes, job.cancel)
                 self._board.file_done(file.path)
             if job.cancel.is_set():

@@ -276,7 +276,7 @@ class HubClient:
                 etag_timeout=self._timeout,
                 tqdm_class=counter,  # type: ignore[arg-type]
             )
-        except errors.DownloadCancelled:
+        except (errors.DownloadCancelled, errors.DownloadFailed):
             raise
         except Exception as exc:  # noqa: BLE001 - translated or re-raised
             if cancel.is_set():  # it failed while being cancelled (a read timed out): the cancel wins

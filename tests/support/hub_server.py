@@ -106,6 +106,7 @@ class LocalHub:
         self._unstall = threading.Event()  # set by reset_faults: stalled bodies give up and close
         self.api_status: int | None = None  # answer every /api/ request with this status
         self.model_info_sizes = True  # file sizes in the model info when asked (?blobs=true)
+        self.listed_sizes: dict[str, int] = {}  # file name -> the size the model info claims (a lying listing)
         self._body_started = threading.Condition(self._lock)
         self._bodies_started: dict[str, int] = {}
         self._server = _Server(("127.0.0.1", port), self)
@@ -157,6 +158,7 @@ class LocalHub:
         self._unstall = threading.Event()
         self.api_status = None
         self.model_info_sizes = True
+        self.listed_sizes.clear()
         with self._lock:
             self._bodies_started.clear()
             self.requests.clear()
@@ -260,7 +262,12 @@ class LocalHub:
             siblings = [
                 {
                     "rfilename": p,
-                    **({"size": len(files[p]), "blobId": git_blob_sha1(files[p])} if with_blobs else {}),
+                    **(
+                        {"size": self.listed_sizes.get(p.rsplit("/", 1)[-1], len(files[p])),
+                         "blobId": git_blob_sha1(files[p])}
+                        if with_blobs
+                        else {}
+                    ),
                 }
                 for p in sorted(files)
             ]

@@ -135,3 +135,16 @@ def test_hub_killed_mid_download_fails_and_the_next_download_works(make_download
     own_hub.restart()  # the Hub comes back on the same address
     client.start_download(repos.padded)
     assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
+
+
+def test_a_hub_that_serves_more_than_it_listed_is_cut_off(downloader, repos, hub) -> None:
+    # The size cap and the totals come from the listing: a Hub listing 1,000 bytes for a 3 MiB file got
+    # past --max-download-bytes and stored all of it while the status said 100 %.
+    hub.listed_sizes["padding.safetensors"] = 1_000
+    client = downloader.client
+    client.start_download(repos.padded)
+    final = client.wait(timeout=30)
+    assert (final.state, final.error_reason) == (DownloadState.FAILED, "HUB_ERROR"), final
+    assert "more than the 1000 bytes it listed for padding.safetensors" in final.error
+    assert final.bytes_downloaded <= final.bytes_total
+    assert partial_files(downloader.cache_dir) == [] and snapshot_files(downloader.cache_dir, repos.padded) == []
