@@ -121,6 +121,12 @@ class ModelCache:
     def delete(self, model_id: str, revision: str) -> DeleteResult:
         """Remove one revision (a ref or commit) or every revision of a model; NotFound if absent."""
         found = self.matching(model_id, revision)
+        if not revision and self._hub.is_damaged(model_id):
+            # A blob went missing under one of its revisions: remove the whole folder, damaged ones included.
+            freed = self._hub.remove_repo(model_id)
+            logger.info("deleted the damaged cache folder of %s (%d intact revision(s)), %d bytes",
+                        model_id, len(found), freed)
+            return DeleteResult(tuple(found), freed)
         if not found:
             what = f"revision {revision!r} of model {model_id}" if revision else f"model {model_id}"
             raise NotFound(

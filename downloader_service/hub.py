@@ -14,6 +14,7 @@ os.environ["HF_HUB_DISABLE_XET"] = "1"  # read when huggingface_hub is imported:
 import dataclasses  # noqa: E402
 import functools  # noqa: E402
 import logging  # noqa: E402
+import shutil  # noqa: E402
 import threading  # noqa: E402
 import urllib.parse  # noqa: E402
 from collections.abc import Callable, Collection, Iterable, Sequence  # noqa: E402
@@ -49,6 +50,7 @@ from huggingface_hub.utils._http import default_client_factory  # noqa: E402 - t
 
 from downloader_service import errors  # noqa: E402
 from downloader_service.hub_values import CachedRevision, RepoFile, RepoListing  # noqa: E402
+from downloader_service.validation import is_commit, model_id_problem  # noqa: E402
 from mlsuite_common.errors import (  # noqa: E402
     FailedPrecondition,
     NotFound,
@@ -332,13 +334,23 @@ class HubClient:
         return self.repo_dir(model_id) / "snapshots" / commit
 
     def scan(self) -> list[CachedRevision]:
-        """Every cached model revision (scan_cache_dir); corrupt repos are logged and skipped."""
+        """Every intact cached model revision.
+
+        scan_cache_dir drops a whole repo when one of its files lost its blob (a disk cleaner, a user):
+        its intact revisions would vanish and could not be deleted. Such repos are scanned here file by
+        file instead; a revision with a missing blob is logged and left out (DeleteDownloadedModel of the
+        model removes it).
+        """
         if not self.cache_dir.is_dir():
             return []
         info = scan_cache_dir(self.cache_dir)
         for warning in info.warnings:
             logger.debug("cache scan skipped an entry: %s", warning)
+        readable = {repo.repo_path.resolve() for repo in info.repos}
         found: list[CachedRevision] = []
+        for repo_dir in sorted(self.cache_dir.glob("models--*")):
+            if repo_dir.is_dir() and repo_dir.resolve() not in readable:
+                found += self._scan_damaged(repo_dir)
         for repo in info.repos:
             if repo.repo_type != "model":
                 continue
@@ -360,6 +372,72 @@ class HubClient:
                 )
         return found
 
+    @staticmethod
+    def _model_id_of(repo_dir: Path) -> str | None:
+        """The model id of a models--org--name folder (None if it does not name a valid one)."""
+        model_id = repo_dir.name.split("--", 1)[1].replace("--", "/") if "--" in repo_dir.name else ""
+        return None if model_id_problem(model_id) else model_id
+
+    def _scan_damaged(self, repo_dir: Path) -> list[CachedRevision]:
+        """The intact revisions of a repo scan_cache_dir could not read; the others are logged."""
+        model_id = self._model_id_of(repo_dir)
+        snapshots = repo_dir / "snapshots"
+        if model_id is None or not snapshots.is_dir():
+            return []
+        refs: dict[str, list[str]] = {}
+        if (repo_dir / "refs").is_dir():
+            for ref in (repo_dir / "refs").rglob("*"):
+                if ref.is_file():
+                    refs.setdefault(ref.read_text().strip(), []).append(ref.relative_to(repo_dir / "refs").as_posix())
+        intact: list[CachedRevision] = []
+        for snapshot in sorted(snapshots.iterdir()):
+            if not snapshot.is_dir() or not is_commit(snapshot.name):
+                continue
+            files = [p for p in snapshot.rglob("*") if p.is_symlink() or p.is_file()]
+            missing = [p for p in files if not p.exists()]
+            if missing or not files:
+                logger.warning("cache: %s@%s has %d file(s) whose blob is missing; it is not listed, and "
+                               "deleting the model removes it", model_id, snapshot.name, len(missing))
+                continue
+            stats = [p.stat() for p in files]
+            intact.append(CachedRevision(
+                model_id=model_id,
+                commit=snapshot.name,
+                refs=tuple(sorted(refs.get(snapshot.name, ()))),
+                files=tuple(sorted(p.relative_to(snapshot).as_posix() for p in files)),
+                size_bytes=sum(st.st_size for st in stats),
+                last_modified=datetime.fromtimestamp(max(st.st_mtime for st in stats), UTC),
+            ))
+        return intact
+
+    def is_damaged(self, model_id: str) -> bool:
+        """Whether `model_id` has a cache folder that huggingface_hub cannot read."""
+        return self.repo_dir(model_id).is_dir() and self._repo_only(model_id) is None
+
+    def remove_repo(self, model_id: str) -> int:
+        """Remove the model's whole cache folder (every revision, damaged ones too); returns the bytes freed."""
+        repo_dir = self.repo_dir(model_id)
+        freed = sum(p.stat().st_size for p in repo_dir.rglob("*") if p.is_file() and not p.is_symlink())
+        shutil.rmtree(repo_dir, ignore_errors=True)
+        return freed
+
+    def _delete_damaged(self, model_id: str, commits: Collection[str]) -> int:
+        """Delete revisions of a repo huggingface_hub cannot read: snapshots, their refs, unused blobs."""
+        repo_dir = self.repo_dir(model_id)
+        for commit in commits:
+            shutil.rmtree(repo_dir / "snapshots" / commit, ignore_errors=True)
+        if (repo_dir / "refs").is_dir():
+            for ref in (repo_dir / "refs").rglob("*"):
+                if ref.is_file() and ref.read_text().strip() in commits:
+                    ref.unlink()
+        used = {p.resolve() for p in (repo_dir / "snapshots").rglob("*") if p.is_symlink()}
+        freed = 0
+        for blob in (repo_dir / "blobs").iterdir() if (repo_dir / "blobs").is_dir() else ():
+            if blob.resolve() not in used:
+                freed += blob.stat().st_size
+                blob.unlink()
+        return freed
+
     def _repo_only(self, model_id: str) -> HFCacheInfo | None:
         """The cache scan narrowed to `model_id`'s repo (None if it is not readable).
 
@@ -375,7 +453,7 @@ class HubClient:
         """Delete cached revisions of one model (snapshots, refs, unshared blobs); returns the bytes freed."""
         info = self._repo_only(model_id)
         if info is None:
-            return 0
+            return self._delete_damaged(model_id, commits) if self.repo_dir(model_id).is_dir() else 0
         strategy = info.delete_revisions(*commits)
         strategy.execute()
         return strategy.expected_freed_size

@@ -263,3 +263,25 @@ def test_a_revision_still_downloading_is_not_listed_as_downloaded(downloader, re
     assert repos.padded not in [m.model_id for m in client.list_models()]  # ... but it is not a model yet
     assert client.wait(timeout=60).state is DownloadState.SUCCEEDED
     assert repos.padded in [m.model_id for m in client.list_models()]
+
+
+def test_a_missing_blob_hides_only_its_revision_and_the_model_can_still_be_deleted(downloader, repos) -> None:
+    client = downloader.client
+    for revision in ("main", "dev"):
+        client.start_download(repos.tiny, revision=revision)
+        assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
+    main, dev = repos.commits[repos.tiny], repos.dev_commit
+    # Something outside the service (a disk cleaner, a user) removes one blob of the dev revision.
+    repo = downloader.cache_dir / "models--mlsuite-test--tiny-bert"
+    (repo / "snapshots" / dev / "README.md").resolve().unlink()
+    # huggingface_hub's scan drops the whole repo then; main is intact and stays listed, dev is left out.
+    assert [(m.model_id, m.commit) for m in client.list_models()] == [(repos.tiny, main)]
+    result = client.delete_model(repos.tiny, revision="main")
+    assert [m.commit for m in result.deleted] == [main] and result.freed_bytes > 0
+    assert list(client.list_models()) == [] and (repo / "snapshots" / dev).is_dir()
+    with pytest.raises(NotFoundError):
+        client.delete_model(repos.tiny, revision="dev")  # not a listed revision ...
+    gone = client.delete_model(repos.tiny)  # ... but deleting the model removes the damaged folder
+    assert gone.deleted == () and gone.freed_bytes > 0 and not repo.exists()
+    client.start_download(repos.tiny, revision="dev")  # and it downloads cleanly again
+    assert client.wait(timeout=30).state is DownloadState.SUCCEEDED

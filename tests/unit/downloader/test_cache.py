@@ -31,6 +31,9 @@ class FakeHub:
         self.revisions = [r for r in self.revisions if r not in doomed]
         return sum(r.size_bytes for r in doomed)
 
+    def is_damaged(self, model_id: str) -> bool:
+        return False
+
     def delete_files(self, model_id: str, commit: str, paths: Collection[str]) -> bool:
         self.deleted_files.append((model_id, commit, set(paths)))
         return True

@@ -72,6 +72,9 @@ class FakeHub:
         self._record("scan")
         return []
 
+    def is_damaged(self, model_id: str) -> bool:
+        return False
+
     def delete_files(self, model_id: str, commit: str, paths: Collection[str]) -> bool:
         self._record("delete_files")
         self.removed.append((model_id, commit, set(paths)))
