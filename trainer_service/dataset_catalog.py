@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -95,6 +96,10 @@ class DatasetCatalog:
         if len(metadata.display_name) > 256:
             raise InvalidArgument("display_name is longer than 256 characters", field="metadata.display_name",
                                   reason="INVALID_DISPLAY_NAME")
+        if any(unicodedata.category(c) == "Cc" for c in metadata.display_name):
+            # NUL, escape sequences, newlines: they would end up on every terminal that lists datasets.
+            raise InvalidArgument("display_name must not contain control characters",
+                                  field="metadata.display_name", reason="INVALID_DISPLAY_NAME")
         if metadata.format is None:
             raise InvalidArgument("format is required (CSV or PARQUET)", field="metadata.format",
                                   reason="MISSING_FORMAT")
@@ -104,6 +109,13 @@ class DatasetCatalog:
         expected_sha = validate_sha256(metadata.sha256)
         existing = self._store.find_dataset_by_request_id(metadata.request_id)
         if existing is not None:
+            # A retry returns the first dataset without reading the bytes again; what the retry says about
+            # them (format, checksum) must match, or the id was reused for another upload.
+            if existing.format != metadata.format.value or expected_sha not in ("", existing.sha256):
+                raise InvalidArgument(
+                    "request_id was already used for another upload (its format or sha256 differ)",
+                    field="metadata.request_id", reason="REQUEST_ID_REUSED",
+                )
             return existing
         dataset_id = new_id()
         staging = self._paths.tmp / f"dataset-{dataset_id}"

@@ -33,9 +33,13 @@ def _upload_parts(requests: Iterator[pb.UploadDatasetRequest]) -> tuple[UploadMe
 
     def chunks() -> Iterator[bytes]:
         for index, request in enumerate(requests, start=1):
-            if request.WhichOneof("payload") != "chunk":
+            payload = request.WhichOneof("payload")
+            if payload == "metadata":
                 raise InvalidArgument(f"message {index} repeats metadata; only the first may carry it",
                                       field="metadata", reason="METADATA_REPEATED")
+            if payload is None:
+                raise InvalidArgument(f"message {index} carries neither metadata nor a chunk", field="chunk",
+                                      reason="EMPTY_MESSAGE")
             yield request.chunk
 
     return metadata, chunks()

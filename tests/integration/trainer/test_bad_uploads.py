@@ -97,6 +97,7 @@ def test_metadata_not_first_or_repeated(baseline, check) -> None:
     check(baseline.upload([chunk, metadata]), INVALID, "METADATA_FIRST", "metadata")
     check(baseline.upload([]), INVALID, "METADATA_FIRST", "metadata")
     check(baseline.upload([metadata, chunk, metadata]), INVALID, "METADATA_REPEATED", "metadata")
+    check(baseline.upload([metadata, chunk, pb.UploadDatasetRequest()]), INVALID, "EMPTY_MESSAGE", "chunk")
 
 
 def test_missing_format_and_oversized_chunk(baseline, check) -> None:
@@ -161,6 +162,9 @@ def test_long_display_name_and_upload_request_id(baseline, check) -> None:
         "INVALID_REQUEST_ID",
         "metadata.request_id",
     )
+    for name in ("nul\x00byte", "clear\x1b[2Jscreen", "two\nlines"):  # would reach every terminal that lists it
+        check(baseline.upload(_csv_upload(data, display_name=name)), INVALID, "INVALID_DISPLAY_NAME",
+              "metadata.display_name")
 
 
 def test_bad_column_names(baseline, check) -> None:

@@ -22,6 +22,7 @@ from tests.integration.trainer._support import (
     payload,
     pb,
     predict_numbers,
+    sha256_hex,
     stored,
     struct,
     upload,
@@ -211,8 +212,12 @@ def test_request_id_makes_create_idempotent(trainer, trainer_stub, dataset) -> N
 def test_upload_request_id_is_idempotent(trainer_stub) -> None:
     data = nonlinear_csv(100)
     first = upload(trainer_stub, data, request_id="upload-1")
-    again = upload(trainer_stub, data, request_id="upload-1")
+    again = upload(trainer_stub, data, request_id="upload-1", sha256=first.sha256)
     assert again == first
+    # A retry may not describe other bytes: another checksum or format is another upload, not a retry.
+    other = nonlinear_csv(101)
+    expect_error(lambda: upload(trainer_stub, other, request_id="upload-1", sha256=sha256_hex(other)),
+                 grpc.StatusCode.INVALID_ARGUMENT, "REQUEST_ID_REUSED", "metadata.request_id")
     assert [d.name for d in trainer_stub.ListDatasets(pb.ListDatasetsRequest(), timeout=30).datasets] == [
         first.name
     ]
