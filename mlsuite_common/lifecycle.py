@@ -245,7 +245,13 @@ def run_until_signalled(
     stop: threading.Event | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT: report NOT_SERVING, run on_drain, stop with a grace period."""
-    (stop or watch_signals()).wait()
+    stop = stop or watch_signals()
+    # Wait in short slices, never in one blocking wait: a SIGTERM the kernel hands to another thread (one of
+    # grpc's, or while the main thread briefly blocks signals to spawn a helper process) only marks the
+    # handler pending, and Python runs it when the main thread next executes bytecode. A wait without a
+    # timeout never returns to bytecode, and the signal was lost (seen with a SIGTERM right after start).
+    while not stop.wait(0.2):
+        pass
     serving.begin_drain()
     on_drain()
     server.stop(grace_seconds).wait()
