@@ -28,6 +28,7 @@ from trainer_service.instances import ColumnRows, PredictRows, instance_columns
 from trainer_service.metrics import classification_metrics, regression_metrics
 from trainer_service.models import NEURAL_NETWORK_TYPES, TrainingData, TrainingDiverged, build_estimator
 from trainer_service.preprocessing import (
+    VALUE_LIMIT,
     FeatureColumn,
     build_preprocessor,
     encode_labels,
@@ -159,6 +160,18 @@ def _split(rows: int, codes: np.ndarray | None, request: TrainingRequest) -> tup
     return np.sort(train), np.sort(validation)
 
 
+def _in_range(encoded: np.ndarray) -> np.ndarray:
+    """The encoded features clipped (in place) to ±VALUE_LIMIT.
+
+    Raw values are within ±3.4e38 (checked), but standardising divides by the training spread: 3e38 over
+    a std of 0.3 is 1e39, finite in float64 yet infinite in the float32 tree ensembles compute in, where
+    scikit-learn refuses it. Clipping changes no tree's answer (every split threshold is far inside the
+    range) and keeps every model's input finite in float32.
+    """
+    np.clip(encoded, -VALUE_LIMIT, VALUE_LIMIT, out=encoded)
+    return encoded
+
+
 def _predict_numbers(estimator: BaseEstimator, features: np.ndarray) -> np.ndarray:
     numbers = np.asarray(estimator.predict(features), dtype=np.float64).reshape(-1)
     if not np.isfinite(numbers).all():
@@ -220,8 +233,8 @@ def run_training(
                 reason="TOO_FEW_CLASSES",
             )
     preprocessor = build_preprocessor(features.iloc[train], schema)
-    x_train = preprocessor.fit_transform(features.iloc[train])
-    x_val = preprocessor.transform(features.iloc[validation])
+    x_train = _in_range(preprocessor.fit_transform(features.iloc[train]))
+    x_val = _in_range(preprocessor.transform(features.iloc[validation]))
     logger.info(
         "%s: %d train / %d validation rows, %d encoded features, %d rows dropped for a missing target",
         request.model_type,
@@ -295,8 +308,8 @@ class LoadedModel:
         else:
             columns = instance_columns(rows, self.feature_schema)
         if self._encoder is not None:
-            return self._encoder.encode(columns)
-        return self._preprocessor.transform(columns.frame())
+            return _in_range(self._encoder.encode(columns))
+        return _in_range(self._preprocessor.transform(columns.frame()))
 
     def predict(self, rows: PredictRows) -> list[Prediction]:
         """One prediction per row, in order; rows (instances or columns) are validated against feature_schema."""
