@@ -261,13 +261,13 @@ def test_predict_csv_in_and_out(
 def test_server_text_with_brackets_is_printed_as_text(cli: CliRunner, regression_csv: Path) -> None:
     # Rich reads "[...]" as markup: a dataset named "[/evil]" made `datasets list` crash with a MarkupError for
     # everyone on the server, and "spec.hyperparameters[alpha]" lost its "[alpha]".
-    upload = cli("datasets", "upload", str(regression_csv), "--name", "[/evil] [bold]x")
+    upload = cli("datasets", "upload", str(regression_csv), "--name", "[/evil] [bold]x :cat:")
     assert upload.returncode == 0, upload.stderr
     name = _name("datasets", upload.stdout)
     try:
         for argv in (("datasets", "list"), ("datasets", "show", name)):
             shown = cli(*argv)
-            assert shown.returncode == 0 and "[/evil] [bold]x" in shown.stdout, shown.stderr
+            assert shown.returncode == 0 and "[/evil] [bold]x :cat:" in shown.stdout, shown.stderr
         bad = cli("train", "--dataset", name, "--target", "y", "--model-type", "ridge", "--param", "alfa=1")
         assert bad.returncode == 1 and "spec.hyperparameters[alfa]" in bad.stderr, bad.stderr
         assert "Traceback" not in bad.stderr

@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; exit status 0 on success, 1 on a server error, 2 on a usage error."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    err = Console(stderr=True, markup=False)  # server text ("[alpha]", a name like "[/x]") is never markup
+    err = Console(stderr=True, markup=False, emoji=False)  # server text ("[alpha]", a name like "[/x]") is never markup
     try:
         credentials = Credentials(
             tls=args.tls,

@@ -50,8 +50,8 @@ def _console(stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     # Piped output (tests, scripts) gets a wide console so that tables never truncate resource names.
     wide = not stream.isatty() and "COLUMNS" not in os.environ
-    # No markup: names, columns and messages come from the server, and "[x]" in them is text, not style.
-    return Console(stderr=stderr, width=200 if wide else None, highlight=False, markup=False)
+    # No markup or emoji codes: names, columns and messages come from the server; "[x]" or ":cat:" is text.
+    return Console(stderr=stderr, width=200 if wide else None, highlight=False, markup=False, emoji=False)
 
 
 def out() -> Console:

@@ -22,8 +22,8 @@ from mlsuite_client.downloader_types import DownloadedModel, DownloadState, Down
 __all__ = ["register"]
 
 # No markup: model ids, revisions and messages come from the server or the Hub; "[x]" in them is text.
-_console = Console(markup=False)
-_err = Console(stderr=True, markup=False)
+_console = Console(markup=False, emoji=False)
+_err = Console(stderr=True, markup=False, emoji=False)
 
 
 def _human(size: int) -> str:

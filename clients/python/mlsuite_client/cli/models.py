@@ -48,7 +48,8 @@ def _types(args: argparse.Namespace) -> int:
         cells = [mt.category, mt.speed, mt.complexity, _yes(mt.available), gpu]
         if not wide:
             cells = [
-                f"{mt.category}\n{mt.speed}, {mt.complexity}\navailable: {_yes(mt.available)}, gpu: {gpu}"
+                Text.assemble(f"{mt.category}\n{mt.speed}, {mt.complexity}\navailable: ", _yes(mt.available),
+                              f", gpu: {gpu}")
             ]
         table.add_row(mt.id, *cells, params)
     console.print(table)
