@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +160,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _endpoint_problem(url: str) -> str | None:
+    """Why `url` cannot be a Hub endpoint, or None.
+
+    An "@" after the host means credentials with an unescaped "/", "?" or "#": the URL then parses with
+    part of the password as its path, reaches no Hub, and would show that part in every error message.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host"
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "has a malformed port"
+    if "@" in parts.path + parts.query + parts.fragment:
+        return "has '@' after the host; percent-encode '/', '?' and '#' in credentials (%2F, %3F, %23)"
+    return None
+
+
 def parse_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Flags (with their environment fallbacks) -> Config."""
     env = os.environ if environ is None else environ
@@ -166,6 +185,8 @@ def parse_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] |
     args = parser.parse_args(argv)
     if args.heartbeat_seconds > 15:
         parser.error("--heartbeat-seconds must be at most 15")
+    if (problem := _endpoint_problem(str(args.hub_endpoint))) is not None:
+        parser.error(f"--hub-endpoint: {problem}")
     return Config(
         host=args.host,
         port=args.port,

@@ -387,8 +387,12 @@ class HubClient:
         refs: dict[str, list[str]] = {}
         if (repo_dir / "refs").is_dir():
             for ref in (repo_dir / "refs").rglob("*"):
-                if ref.is_file():
-                    refs.setdefault(ref.read_text().strip(), []).append(ref.relative_to(repo_dir / "refs").as_posix())
+                try:
+                    commit = ref.read_text().strip() if ref.is_file() else ""
+                except (OSError, UnicodeDecodeError):  # an unreadable ref names nothing
+                    continue
+                if commit:
+                    refs.setdefault(commit, []).append(ref.relative_to(repo_dir / "refs").as_posix())
         intact: list[CachedRevision] = []
         for snapshot in sorted(snapshots.iterdir()):
             if not snapshot.is_dir() or not is_commit(snapshot.name):

@@ -84,12 +84,12 @@ class StatusStore:
     def load(self) -> DownloadStatus | None:
         """The persisted status, or None when there is none (a corrupt file is set aside)."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return None
         try:
-            return status_from_json(json.loads(text))
-        except ValueError:
+            return status_from_json(json.loads(raw.decode("utf-8")))
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: deep nesting
             aside = self.path.with_suffix(".corrupt")
             logger.warning("status file is corrupt; moved it aside to %s", aside)
             os.replace(self.path, aside)
@@ -141,10 +141,11 @@ class StatusWriter:
 
     def flush(self, version: int, timeout: float = 10.0) -> bool:
         """Wait until `version` (or newer) is persisted; True if it was in time."""
+        with self._cond:
+            failures = self._failures  # before the hurry: a write failing after it counts
         self._hurry.set()
         self._board.wake()
         with self._cond:
-            failures = self._failures
             self._cond.wait_for(lambda: self._written >= version or self._failures > failures, timeout)
             return self._written >= version
 
@@ -190,7 +191,9 @@ class StatusWriter:
                     return
                 continue
             if not self._write(status):
-                self._stop.wait(self._retry_seconds)  # a full or read-only disk: back off, never spin
+                # A full or read-only disk: back off, never spin; a flush() (or stop()) tries again at once.
+                self._hurry.wait(self._retry_seconds)
+                self._hurry.clear()
                 continue
             if status.state is not DownloadState.DOWNLOADING:
                 continue

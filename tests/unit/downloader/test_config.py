@@ -96,3 +96,15 @@ def test_parse_size_rejects(text: str) -> None:
 def test_server_options() -> None:
     options = Config(host="0.0.0.0", port=0, grace_seconds=3).server_options()
     assert (options.host, options.port, options.grace_seconds) == ("0.0.0.0", 0, 3)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["https://user:pa/ss@hub.example/", "https://user:p#w@hub.example", "ftp://hub.example", "https://", "http://hub:99999x"],
+)
+def test_a_hub_endpoint_that_reaches_no_hub_is_a_usage_error(endpoint: str) -> None:
+    with pytest.raises(SystemExit) as usage:
+        parse_config(["--hub-endpoint", endpoint], environ={})
+    assert usage.value.code == 2
+    ok = parse_config(["--hub-endpoint", "https://user:pa%2Fss@hub.example:8443/mirror"], environ={})
+    assert ok.hub_endpoint == "https://user:pa%2Fss@hub.example:8443/mirror"

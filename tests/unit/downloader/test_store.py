@@ -75,6 +75,10 @@ def test_a_status_file_with_impossible_fields_is_set_aside_not_trusted(tmp_path:
     assert store.load() == good
     store.path.write_text("[1, 2]")  # JSON, but not an object
     assert store.load() is None
+    store.path.write_bytes(b"\xff\xfe not utf-8")
+    assert store.load() is None
+    store.path.write_text("[" * 100_000 + "]" * 100_000)  # nesting deeper than the parser's recursion
+    assert store.load() is None
 
 
 def test_writer_persists_outside_the_lock_in_version_order(tmp_path: Path) -> None:
@@ -141,6 +145,11 @@ def test_a_disk_that_refuses_writes_is_retried_with_backoff_not_in_a_loop(tmp_pa
         # Backoff 0.5 s then capped at 0.4 s: a handful of tries in 1.5 s, not thousands.
         assert 2 <= len(attempts) <= 6, len(attempts)
         assert caplog.text.count("could not persist the download status") == 1  # once per run of failures
+        writer._retry_seconds = writer._max_retry = 30.0  # noqa: SLF001 - a long backoff from here on
+        time.sleep(0.5)  # the writer is asleep in it now
+        started = time.monotonic()
+        assert writer.flush(noted.version, timeout=5) is False  # a flush retries at once ...
+        assert time.monotonic() - started < 1  # ... and gives up at that failure, not at its timeout
         broken.clear()
         assert writer.flush(noted.version, timeout=5) is True  # persisted once the disk takes it again
         assert store.load() == noted and "persisted again" in caplog.text
