@@ -97,8 +97,8 @@ class BehaviorInterceptor(grpc.ServerInterceptor, abc.ABC):
     def __init__(self) -> None:
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler | None]] = {}
 
-    def _wraps(self, handler: grpc.RpcMethodHandler) -> bool:
-        """Whether to wrap this kind of handler (every kind, unless a subclass says otherwise)."""
+    def _wraps(self, handler: grpc.RpcMethodHandler, method: str) -> bool:
+        """Whether to wrap this method's handler (every one, unless a subclass says otherwise)."""
         return True
 
     @abc.abstractmethod
@@ -116,15 +116,19 @@ class BehaviorInterceptor(grpc.ServerInterceptor, abc.ABC):
     ) -> grpc.RpcMethodHandler | None:
         """The handler with its behavior wrapped (unchanged if this interceptor does not wrap its kind)."""
         handler = continuation(handler_call_details)
-        if handler is None or not self._wraps(handler):
-            return handler  # an unknown method is None: nothing is kept for names a client makes up
         method = handler_call_details.method
+        if handler is None or not self._wraps(handler, method):
+            return handler  # an unknown method is None: nothing is kept for names a client makes up
         cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
             return cached[1]
-        wrapped = _wrap_handler(handler, method, self._wrap_unary, self._wrap_stream)
+        wrapped = self._wrap(handler, method)
         self._wrapped[method] = (handler, wrapped)  # one entry per method name; a new handler replaces it
         return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler | None:
+        """The handler with its behavior wrapped (a subclass may return another kind of handler)."""
+        return _wrap_handler(handler, method, self._wrap_unary, self._wrap_stream)
 
 
 class ErrorMappingInterceptor(BehaviorInterceptor):
@@ -201,8 +205,11 @@ class _Slots:
 class StreamLimitInterceptor(BehaviorInterceptor):
     """Refuses a streaming call at once (RESOURCE_EXHAUSTED, TOO_MANY_STREAMS) when `limit` are open.
 
-    Streams of `public_services` (health, reflection: open to callers without a token) get their own
-    eighth of the limit (from a limit of 8), so that anonymous streams cannot take the service's slots.
+    Calls of `public_services` (health, reflection: open to callers without a token) get their own eighth
+    of the limit (from a limit of 8), so that anonymous calls cannot take the service's slots. That counts
+    their unary calls too (a health Check): such a call takes its slot before its request is read, so a
+    client that opens calls and never sends their bodies holds at most that eighth (each such call holds
+    a handler thread and one of grpc's --max-concurrent-rpcs until it ends).
     Innermost, inside the error mapping, so the refusal carries its ErrorInfo like any other error.
     """
 
@@ -212,11 +219,36 @@ class StreamLimitInterceptor(BehaviorInterceptor):
         self.limit = limit
         self._public_services = public_services
         self._service = _Slots(limit - public, "streams")
-        self._public = _Slots(public, "health / reflection streams") if public else self._service
+        self._public = _Slots(public, "health / reflection calls") if public else self._service
+
+    def _is_public(self, method: str) -> bool:
+        return method.lstrip("/").partition("/")[0] in self._public_services
 
     def _slots(self, method: str) -> _Slots:
-        public = method.lstrip("/").partition("/")[0] in self._public_services
-        return self._public if public else self._service
+        return self._public if self._is_public(method) else self._service
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler | None:
+        if handler.unary_unary is None:
+            return super()._wrap(handler, method)
+        # A public unary call: served as a request stream, so that its slot is taken before grpc reads the
+        # request (a unary handler runs only once the request has arrived, which a client may never send).
+        behavior, slots = handler.unary_unary, self._public
+
+        def slot_then_request(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            slots.take()
+            try:
+                request = next(requests, None)
+                if request is None:
+                    raise InvalidArgument("the call ended without its request message", reason="NO_REQUEST")
+                return behavior(request, context)
+            finally:
+                slots.give_back()
+
+        return grpc.stream_unary_rpc_method_handler(
+            slot_then_request,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
     def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
         slots = self._slots(method)
@@ -242,9 +274,11 @@ class StreamLimitInterceptor(BehaviorInterceptor):
 
         return handler
 
-    def _wraps(self, handler: grpc.RpcMethodHandler) -> bool:
-        """Only streaming calls are counted; unary-unary calls pass untouched."""
-        return bool(handler.request_streaming or handler.response_streaming)
+    def _wraps(self, handler: grpc.RpcMethodHandler, method: str) -> bool:
+        """Streaming calls are counted, and the unary calls of public services; other unary calls pass."""
+        if handler.request_streaming or handler.response_streaming:
+            return True
+        return self._is_public(method) and self._public is not self._service
 
 
 Wrapper = Callable[[Callable[..., Any], str], Callable[..., Any]]

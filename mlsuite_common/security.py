@@ -174,23 +174,26 @@ def _denial(code: int, reason: str, message: str, domain: str, **metadata: str) 
     return reason, rpc_status.to_status(status_pb2.Status(code=code, message=message, details=[packed]))
 
 
-def _rejecting(handler: grpc.RpcMethodHandler, status: grpc.Status) -> grpc.RpcMethodHandler:
-    """A handler of the same arity and serializers that ends the call with `status` and runs nothing else."""
+def _rejecting(handler: grpc.RpcMethodHandler, status: grpc.Status, method: str, reason: str) -> grpc.RpcMethodHandler:
+    """A handler with the same serializers that ends the call with `status` and runs nothing else.
 
-    def reject(_request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
+    It is always a request-streaming handler, whatever the method: grpc runs a unary-request handler only
+    once the request message has arrived, so a caller without a token that opened calls and never sent
+    their bodies held a slot of --max-concurrent-rpcs each until every caller was refused. A streaming
+    handler runs at once and the refusal frees the slot without reading anything.
+    """
+
+    def reject(_requests: Any, context: grpc.ServicerContext) -> Any:
+        logger.info("%s -> %s %s", method, status.code.name, reason)  # inside the call: with its request id
         context.abort_with_status(status)
 
     kwargs = {
         "request_deserializer": handler.request_deserializer,
         "response_serializer": handler.response_serializer,
     }
-    if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(reject, **kwargs)
-    if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(reject, **kwargs)
     if handler.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(reject, **kwargs)
-    return grpc.unary_unary_rpc_method_handler(reject, **kwargs)
+        return grpc.stream_stream_rpc_method_handler(reject, **kwargs)
+    return grpc.stream_unary_rpc_method_handler(reject, **kwargs)
 
 
 class TokenAuthInterceptor(grpc.ServerInterceptor):
@@ -261,8 +264,7 @@ class TokenAuthInterceptor(grpc.ServerInterceptor):
         if denial is None or handler is None:
             return handler
         reason, status = denial
-        logger.info("%s -> %s %s", method, status.code.name, reason)
-        return _rejecting(handler, status)
+        return _rejecting(handler, status, method, reason)
 
 
 def _digest(token: str) -> bytes:
