@@ -11,6 +11,7 @@ metadata, and a streaming call also sends it as initial metadata when the stream
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 access_log = logging.getLogger("mlsuite.access")
 
 # Latency buckets from a sub-millisecond unary call to a long training stream.
@@ -95,9 +97,16 @@ class TelemetryInterceptor(BehaviorInterceptor):
 
     @staticmethod
     def _request_id(context: grpc.ServicerContext) -> str:
-        """The call's request id: the caller's, or a new one."""
+        """The call's request id: the caller's if it is 1-128 visible ASCII characters, else a new one.
+
+        The id goes back in the trailers and into every log line: a control character (an escape sequence
+        for whoever tails the log) or a byte grpc will not send made a call that succeeded end INTERNAL
+        "Invalid metadata" on the client, which may then retry a write.
+        """
         given = next((value for key, value in context.invocation_metadata() if key == REQUEST_ID_HEADER), "")
-        return given if isinstance(given, str) and 0 < len(given) <= 128 else secrets.token_hex(16)
+        if isinstance(given, str) and _REQUEST_ID.fullmatch(given):
+            return given
+        return secrets.token_hex(16)
 
     def _end(self, method: str, context: grpc.ServicerContext, started: float, error: BaseException | None,
              request_id: str) -> None:

@@ -21,6 +21,7 @@ from mlsuite_common.interceptors import (
     stream_limit,
 )
 from mlsuite_common.lifecycle import ConnectionSettings, ServerOptions
+from mlsuite_common.telemetry import TelemetryInterceptor
 
 
 def _unary(request: bytes, context: grpc.ServicerContext) -> bytes:
@@ -278,3 +279,24 @@ def test_a_status_stays_small_whatever_the_error_echoes() -> None:
     info = error_details_pb2.ErrorInfo()
     status.details[0].Unpack(info)
     assert info.reason == "MANY" and len(info.metadata["k"].encode()) <= 128
+
+
+class _Metadata:
+    def __init__(self, *pairs: tuple[str, str]) -> None:
+        self._pairs = pairs
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._pairs
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["ops\x1b[2J\x1b[31mFAKE", "tab\there", "del\x7f", "caf\u00e9", "line\nbreak", "with space", "x" * 129, ""],
+)
+def test_a_request_id_that_is_not_visible_ascii_is_replaced_not_echoed(given: str) -> None:
+    # Echoed in the trailers, a control or non-ASCII character made grpc refuse the metadata: a call that
+    # had succeeded ended INTERNAL "Invalid metadata"; in a text log an escape sequence reached the terminal.
+    replaced = TelemetryInterceptor._request_id(_Metadata(("x-request-id", given)))  # noqa: SLF001
+    assert replaced != given and len(replaced) == 32 and replaced.isalnum()
+    kept = "req-4711_ABC.def:1/2"
+    assert TelemetryInterceptor._request_id(_Metadata(("x-request-id", kept))) == kept  # noqa: SLF001
