@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,13 @@ def add_flag(
     value = default
     for name in names:
         if name in os.environ:
-            value = type(os.environ[name])
+            text = os.environ[name]
+            try:
+                value = type(text)
+            except (ValueError, argparse.ArgumentTypeError) as exc:  # a usage error, like the flag's own
+                parser.error(f"{name}={text!r}: {exc}")
+            if choices is not None and value not in choices:
+                parser.error(f"{name}={text!r}: choose from {', '.join(choices)}")
             break
     full_help = f"{help} (env {' / '.join(names)}; default {default if default != '' else 'unset'})"
     if type is parse_bool:
@@ -179,4 +186,17 @@ def security_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace
     except (OSError, ValueError) as exc:
         parser.error(f"tokens: {exc}")
     tls = TlsFiles(cert, key, client_ca) if cert is not None and key is not None else None
+    if tls is not None:
+        # grpc only says "Failed to bind" (with a traceback) for a key that does not match its certificate
+        # or a file that is no PEM at all; check them the way a TLS server would load them.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(cert, key)
+        except (ssl.SSLError, OSError) as exc:
+            parser.error(f"--tls-cert/--tls-key: not a certificate chain and its matching key ({exc.strerror or exc})")
+        if client_ca is not None:
+            try:
+                context.load_verify_locations(client_ca)
+            except (ssl.SSLError, OSError) as exc:
+                parser.error(f"--tls-client-ca: not a PEM CA bundle ({exc.strerror or exc})")
     return ServerSecurity(tls=tls, tokens=tokens, insecure=bool(args.insecure))

@@ -144,13 +144,34 @@ def test_tls_flags(kind: str, pki: Pki) -> None:
         (["--tls-client-ca", "{ca}"], "needs --tls-cert and --tls-key"),
         (["--tls-cert", "{cert}", "--tls-key", "/no/such.key"], "no such file"),
         (["--tokens-file", "/no/such/tokens"], "tokens:"),
+        # A key of another certificate, or a file that is no PEM: grpc only said "Failed to bind" (traceback).
+        (["--tls-cert", "{cert}", "--tls-key", "{client_key}"], "not a certificate chain and its matching key"),
+        (["--tls-cert", "{ca_dir}/not.pem", "--tls-key", "{key}"], "not a certificate chain and its matching key"),
+        (["--tls-cert", "{cert}", "--tls-key", "{key}", "--tls-client-ca", "{ca_dir}/not.pem"],
+         "--tls-client-ca: not a PEM CA bundle"),
     ],
 )
 def test_bad_security_flags_are_usage_errors(
     kind: str, argv: list[str], message: str, pki: Pki, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    filled = [a.format(cert=pki.server_cert, ca=pki.ca) for a in argv]
+    (pki.ca.parent / "not.pem").write_text("not a certificate\n")
+    filled = [a.format(cert=pki.server_cert, ca=pki.ca, key=pki.server_key, client_key=pki.client_key,
+                       ca_dir=pki.ca.parent) for a in argv]
     with pytest.raises(SystemExit) as exited:
         PARSERS[kind](filled)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("MLSUITE_MAX_WORKERS", "abc"), ("MLSUITE_INSECURE", "maybe"), ("MLSUITE_KEEPALIVE_TIME_SECONDS", "-1")],
+)
+def test_a_bad_environment_value_is_a_usage_error_naming_the_variable(
+    kind: str, name: str, value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(name, value)  # a traceback and exit 1 before; the same value as a flag exits 2
+    with pytest.raises(SystemExit) as exited:
+        PARSERS[kind]([])
+    assert exited.value.code == 2 and f"{name}={value!r}" in capsys.readouterr().err
