@@ -8,6 +8,8 @@
  */
 
 export const TERMINAL_STATES = Object.freeze(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+/** Every training job state, as listTrainingJobs' state filter takes them (any case). */
+export const JOB_STATES = Object.freeze(['QUEUED', 'RUNNING', 'CANCELLING', ...TERMINAL_STATES]);
 const EVENT_KINDS = new Set(['snapshot', 'epochProgress', 'phaseChange', 'heartbeat', 'stateChange', 'result']);
 const DEVICES = ['auto', 'cpu', 'cuda', 'mps'];
 const CATEGORIES = ['regression', 'classification'];
@@ -21,6 +23,16 @@ const CATEGORIES = ['regression', 'classification'];
 export function enumSuffix(name, prefix) {
   const suffix = name && name.startsWith(prefix) ? name.slice(prefix.length) : '';
   return suffix === 'UNSPECIFIED' ? '' : suffix;
+}
+
+/**
+ * Throws a RangeError unless `pageSize` fits the int32 page_size field (a larger number would wrap).
+ * @param {number} pageSize
+ */
+export function requirePageSize(pageSize) {
+  if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > 2 ** 31 - 1) {
+    throw new RangeError('pageSize must be an integer from 0 (the server default) to 2^31 - 1');
+  }
 }
 
 /**
@@ -89,6 +101,7 @@ export function categoryToProto(category) {
  * @returns {object}
  */
 export function specToProto(spec) {
+  if (spec === null || typeof spec !== 'object') throw new TypeError('spec must be a TrainingJobSpec object');
   const device = (spec.device ?? 'auto').toLowerCase();
   if (!DEVICES.includes(device)) throw new RangeError(`device must be one of ${DEVICES.join(', ')}`);
   return {

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { enumSuffix, toDate } from './convert.js';
+import { enumSuffix, requirePageSize, toDate } from './convert.js';
 import { loadServices } from './protos.js';
 import { ResponseStream } from './stream.js';
 import { GrpcClient } from './transport.js';
@@ -37,6 +37,45 @@ export const TERMINAL_DOWNLOAD_STATES = Object.freeze(['SUCCEEDED', 'FAILED', 'C
  * @property {string[]} ignorePatterns
  * @property {boolean} heartbeat True when a watch repeated an unchanged status to keep the stream alive.
  */
+
+/**
+ * @typedef {object} DownloadedModel A model in the server's cache at one commit.
+ * @property {string} modelId Hub repo id.
+ * @property {string} revision The branch or tag it was downloaded as ("main" first), or the commit.
+ * @property {string} commit 40-hex commit.
+ * @property {string[]} files Relative paths of its files.
+ * @property {number} sizeBytes Bytes on disk.
+ * @property {Date | null} lastModified When any of its files last changed.
+ * @property {string[]} refs Every branch or tag that points at the commit.
+ */
+
+/**
+ * A DownloadedModel message -> a frozen value.
+ * @param {any} m The message.
+ * @returns {DownloadedModel}
+ */
+function downloadedModelFromProto(m) {
+  return Object.freeze({
+    modelId: m.modelId,
+    revision: m.revision,
+    commit: m.commit,
+    files: Object.freeze([...m.files]),
+    sizeBytes: m.sizeBytes,
+    lastModified: toDate(m.lastModifiedTime),
+    refs: Object.freeze([...m.refs]),
+  });
+}
+
+/**
+ * Throws a TypeError unless `value` is an array of strings (a lone string would be sent as nothing useful).
+ * @param {string} name The option's name, for the message.
+ * @param {unknown} value
+ */
+function requireStrings(name, value) {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+    throw new TypeError(`${name} must be an array of strings`);
+  }
+}
 
 /**
  * A DownloadStatus message -> a frozen value.
@@ -94,6 +133,8 @@ export class DownloaderClient extends GrpcClient {
    * @returns {Promise<DownloadStatus>}
    */
   async startDownload(modelId, { revision = '', allowPatterns = [], ignorePatterns = [], requestId = '' } = {}) {
+    requireStrings('allowPatterns', allowPatterns);
+    requireStrings('ignorePatterns', ignorePatterns);
     const response = await this.unary('StartDownload', { modelId, revision, allowPatterns, ignorePatterns, requestId });
     return statusFromProto(response.status);
   }
@@ -126,5 +167,43 @@ export class DownloaderClient extends GrpcClient {
    */
   async cancelDownload() {
     return statusFromProto((await this.unary('CancelDownload', {})).status);
+  }
+
+  /**
+   * One page of the models in the server's cache, by model id then commit (the revision a download
+   * is filling is left out until it ends).
+   * @param {{pageSize?: number, pageToken?: string}} [options] pageSize 1-1000; 0 means 50.
+   * @returns {Promise<{models: DownloadedModel[], nextPageToken: string}>}
+   */
+  async listDownloadedModels({ pageSize = 0, pageToken = '' } = {}) {
+    requirePageSize(pageSize);
+    const response = await this.unary('ListDownloadedModels', { pageSize, pageToken });
+    return { models: response.models.map(downloadedModelFromProto), nextPageToken: response.nextPageToken };
+  }
+
+  /**
+   * Every model in the cache, page after page.
+   * @param {{pageSize?: number}} [options]
+   * @returns {AsyncGenerator<DownloadedModel, void, undefined>}
+   */
+  async *allDownloadedModels({ pageSize = 0 } = {}) {
+    let pageToken = '';
+    do {
+      const page = await this.listDownloadedModels({ pageSize, pageToken });
+      yield* page.models;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+
+  /**
+   * Removes one revision (branch, tag or commit) of a cached model or, without a revision, all of
+   * them. A NotFoundError (reason NOT_CACHED) when nothing matches; an AbortedError while it downloads.
+   * @param {string} modelId "org/name" or "name".
+   * @param {{revision?: string}} [options]
+   * @returns {Promise<{deletedModels: DownloadedModel[], freedBytes: number}>}
+   */
+  async deleteDownloadedModel(modelId, { revision = '' } = {}) {
+    const response = await this.unary('DeleteDownloadedModel', { modelId, revision });
+    return { deletedModels: response.deletedModels.map(downloadedModelFromProto), freedBytes: response.freedBytes };
   }
 }

@@ -19,6 +19,8 @@ import {
   modelTypeFromProto,
   predictionFromProto,
   categoryToProto,
+  JOB_STATES,
+  requirePageSize,
   specToProto,
 } from './convert.js';
 import { fromServiceError } from './errors.js';
@@ -138,6 +140,7 @@ export class TrainerClient extends GrpcClient {
    * @returns {Promise<{datasets: import('./types.js').Dataset[], nextPageToken: string}>}
    */
   async listDatasets({ pageSize = 0, pageToken = '' } = {}) {
+    requirePageSize(pageSize);
     const response = await this.unary('ListDatasets', { pageSize, pageToken });
     return { datasets: response.datasets.map(datasetFromProto), nextPageToken: response.nextPageToken };
   }
@@ -197,6 +200,12 @@ export class TrainerClient extends GrpcClient {
    * @returns {Promise<{trainingJobs: import('./types.js').TrainingJob[], nextPageToken: string}>}
    */
   async listTrainingJobs({ state, pageSize = 0, pageToken = '' } = {}) {
+    // An unknown name would be sent as the UNSPECIFIED enum, which means "every state": a typo ("faild") in a
+    // cleanup script must not select every job.
+    if (state !== undefined && !(typeof state === 'string' && JOB_STATES.includes(state.toUpperCase()))) {
+      throw new RangeError(`state must be one of ${JOB_STATES.join(', ')} (any case), got ${String(state)}`);
+    }
+    requirePageSize(pageSize);
     const filter = state ? `TRAINING_JOB_STATE_${state.toUpperCase()}` : 'TRAINING_JOB_STATE_UNSPECIFIED';
     const response = await this.unary('ListTrainingJobs', { state: filter, pageSize, pageToken });
     return { trainingJobs: response.trainingJobs.map(jobFromProto), nextPageToken: response.nextPageToken };
@@ -243,6 +252,7 @@ export class TrainerClient extends GrpcClient {
    * @returns {Promise<{models: import('./types.js').Model[], nextPageToken: string}>}
    */
   async listModels({ pageSize = 0, pageToken = '' } = {}) {
+    requirePageSize(pageSize);
     const response = await this.unary('ListModels', { pageSize, pageToken });
     return { models: response.models.map(modelFromProto), nextPageToken: response.nextPageToken };
   }

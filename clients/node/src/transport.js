@@ -158,8 +158,9 @@ export function channelSecurity({ credentials, tls = false, token }) {
   if (credentials != null && tls !== false) throw new TypeError('pass either credentials or tls, not both');
   const channel = credentials ?? (tls ? sslCredentials(tls) : grpc.credentials.createInsecure());
   if (token === undefined || token === null) return { credentials: channel, interceptors: [] };
-  if (typeof token !== 'string' || token === '' || /\s/.test(token)) {
-    throw new TypeError('the token must be a non-empty string without whitespace');
+  // Visible ASCII only: anything else cannot travel in a header, and grpc-js's own error would quote it.
+  if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) {
+    throw new TypeError('the token must be a non-empty string of visible ASCII characters (no whitespace)');
   }
   const header = `Bearer ${token}`;
   if (!channel._isSecure()) return { credentials: channel, interceptors: [bearerInterceptor(header)] };

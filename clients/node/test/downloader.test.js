@@ -13,6 +13,7 @@ import {
   DownloaderClient,
   FailedPreconditionError,
   InvalidArgumentError,
+  NotFoundError,
 } from '../src/index.js';
 import { startDownloader, startHub } from './support/servers.js';
 
@@ -152,4 +153,35 @@ test('an invalid model id or revision is INVALID_ARGUMENT naming the field', asy
     return true;
   });
   assert.equal((await client.getStatus()).state, 'CANCELLED', 'a rejected request changes nothing');
+});
+
+test('the cache is listed page by page and a model deleted by revision or whole', async () => {
+  const { tiny } = hub.repos;
+  await client.startDownload(tiny.id);
+  await watchUntil((s) => s.terminal);
+  const { models, nextPageToken } = await client.listDownloadedModels({ pageSize: 100 });
+  assert.equal(nextPageToken, '');
+  const cached = models.find((m) => m.modelId === tiny.id);
+  assert.ok(cached, JSON.stringify(models.map((m) => m.modelId)));
+  assert.equal(cached.commit, tiny.commit);
+  assert.equal(cached.revision, 'main');
+  assert.ok(cached.refs.includes('main'));
+  assert.ok(cached.files.includes('model.safetensors') && cached.sizeBytes === tiny.bytes);
+  assert.ok(cached.lastModified instanceof Date);
+  const all = [];
+  for await (const m of client.allDownloadedModels({ pageSize: 1 })) all.push(m.modelId);
+  assert.deepEqual(all, models.map((m) => m.modelId));
+
+  await assert.rejects(client.startDownload(tiny.id, { allowPatterns: '*.json' }), TypeError); // not a list
+  await assert.rejects(client.listDownloadedModels({ pageSize: -1 }), RangeError);
+
+  const deleted = await client.deleteDownloadedModel(tiny.id, { revision: 'main' });
+  assert.deepEqual(deleted.deletedModels.map((m) => m.commit), [tiny.commit]);
+  assert.equal(deleted.freedBytes, tiny.bytes);
+  assert.ok((await client.listDownloadedModels()).models.every((m) => m.modelId !== tiny.id));
+  await assert.rejects(client.deleteDownloadedModel(tiny.id), (error) => {
+    assert.ok(error instanceof NotFoundError);
+    assert.equal(error.reason, 'NOT_CACHED');
+    return true;
+  });
 });

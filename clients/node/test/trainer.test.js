@@ -422,6 +422,11 @@ test('datasets, jobs and models can be listed, cancelled and deleted', async () 
   const cancelled = await client.listTrainingJobs({ state: 'CANCELLED' });
   assert.ok(cancelled.trainingJobs.some((j) => j.name === job.name));
   assert.ok(cancelled.trainingJobs.every((j) => j.state === 'CANCELLED'));
+  // A mistyped state would be sent as UNSPECIFIED, which means every state: it is refused before sending.
+  await assert.rejects(client.listTrainingJobs({ state: 'faild' }), RangeError);
+  await assert.rejects(client.listTrainingJobs({ state: 5 }), RangeError);
+  await assert.rejects(client.listTrainingJobs({ pageSize: 1e12 }), RangeError); // int32 would wrap
+  await assert.rejects(client.createTrainingJob(undefined), /spec must be a TrainingJobSpec object/);
   const succeeded = await client.listTrainingJobs({ state: 'SUCCEEDED' });
   assert.ok(succeeded.trainingJobs.length > 0 && succeeded.trainingJobs.every((j) => j.state === 'SUCCEEDED'));
   await assert.rejects(client.cancelTrainingJob(job.name), (error) => {
