@@ -88,14 +88,22 @@ def invalid_dataset(message: str, reason: str) -> InvalidArgument:
     return InvalidArgument(message, field="chunk", reason=reason)
 
 
+MAX_COLUMN_NAME_LENGTH = 1024
+"""Longest column name a dataset may have (a name is echoed in specs, errors and every listing; survey
+exports with whole questions as headers stay well inside it)."""
+
+
 def check_names(names: Sequence[str]) -> None:
-    """Reject a dataset without columns, or with empty or repeated column names."""
+    """Reject a dataset without columns, or with empty, overlong or repeated column names."""
     if not names:
         raise invalid_dataset("the dataset has no columns", "EMPTY_DATASET")
     seen: set[str] = set()
     for position, name in enumerate(names, start=1):
         if not name.strip():
             raise invalid_dataset(f"column {position} has an empty name", "INVALID_COLUMN_NAMES")
+        if len(name) > MAX_COLUMN_NAME_LENGTH:
+            raise invalid_dataset(f"column {position}'s name is longer than {MAX_COLUMN_NAME_LENGTH} characters",
+                                  "INVALID_COLUMN_NAMES")
         if name in seen:
             raise invalid_dataset(f"column name {name!r} appears more than once", "INVALID_COLUMN_NAMES")
         seen.add(name)

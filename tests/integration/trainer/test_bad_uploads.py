@@ -170,6 +170,11 @@ def test_long_display_name_and_upload_request_id(baseline, check) -> None:
 def test_bad_column_names(baseline, check) -> None:
     check(baseline.upload(_csv_upload(b"a,a,y\n1,2,3\n")), INVALID, "INVALID_COLUMN_NAMES", "chunk")
     check(baseline.upload(_csv_upload(b"a,,y\n1,2,3\n")), INVALID, "INVALID_COLUMN_NAMES", "chunk")
+    long_name = b"q" * 1025  # a name is echoed in every listing and error; 1,024 characters is the limit
+    check(baseline.upload(_csv_upload(long_name + b",y\n1,2\n")), INVALID, "INVALID_COLUMN_NAMES", "chunk")
+    accepted = upload(baseline.stub, b"q" * 1024 + b",y\n1,2\n")
+    assert accepted.columns[0].name == "q" * 1024
+    baseline.stub.DeleteDataset(pb.DeleteDatasetRequest(name=accepted.name), timeout=30)
 
 
 def _inspection_threads() -> list[threading.Thread]:
