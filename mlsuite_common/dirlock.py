@@ -65,10 +65,3 @@ class DirectoryLock:
                 os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing the only descriptor drops the flock
             self._fd = None
-
-    def __enter__(self) -> DirectoryLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.release()
