@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -258,6 +258,22 @@ class _StructInstance(Mapping[str, Any]):
         if kind == "struct_value" or kind == "list_value":  # noqa: PLR1714
             return json_format.MessageToDict(value)
         return None  # null_value, or a Value with nothing set
+
+    def values_of(self, keys: Sequence[str]) -> list[Any]:
+        """[self[key] for key in keys], with most numbers read without asking the Value's kind.
+
+        A Value whose number_value is non-zero (NaN included) holds a number: every other kind reads as
+        0.0 there. Only the zeros take __getitem__'s path, which tells 0.0 from a string, a bool or null.
+        Asking each Value its kind costs more than the rest of a one-row Predict's reading together.
+        """
+        get = self._fields.get
+        try:
+            values = [get(key).number_value for key in keys]
+        except AttributeError:  # get gave None: a key this instance lacks
+            raise KeyError(next(key for key in keys if key not in self._fields)) from None
+        if not all(values):
+            values = [value or self[key] for value, key in zip(values, keys, strict=True)]
+        return values
 
     def __contains__(self, key: object) -> bool:
         return key in self._fields

@@ -22,6 +22,7 @@ from trainer_service.store import Page, Store
 __all__ = ["ModelCatalog", "MAX_INSTANCES"]
 
 MAX_INSTANCES = 10_000
+_MODELS_PREFIX = f"{MODELS}/"
 
 
 class ModelCatalog:
@@ -79,8 +80,9 @@ class ModelCatalog:
 
     def _loaded(self, name: str) -> tuple[ModelRecord, LoadedModel]:
         """The record and loaded model of a Predict target; a cached "models/{id}" skips the store."""
-        if not name.startswith(f"{TRAINING_JOBS}/"):
-            cached = self._cached(parse_name(name, MODELS, "model"))
+        if name.startswith(_MODELS_PREFIX):
+            # Only well-formed ids are ever cached, so a malformed one misses here and resolve() names it.
+            cached = self._cached(name[len(_MODELS_PREFIX):])
             if cached is not None:
                 return cached
         with self._lock:

@@ -11,7 +11,7 @@ import logging
 import math
 import pathlib
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +24,7 @@ from mlsuite_common.errors import FailedPrecondition, InvalidArgument
 from trainer_service.artifacts import ModelManifest, load_manifest, load_parts, save_model
 from trainer_service.events import Phase, ProgressReporter
 from trainer_service.feature_encoder import FeatureEncoder
-from trainer_service.instances import ColumnRows, PredictRows, instance_columns
+from trainer_service.instances import ColumnRows, FeatureLayout, PredictRows, instance_columns, numeric_table
 from trainer_service.metrics import classification_metrics, regression_metrics
 from trainer_service.models import NEURAL_NETWORK_TYPES, TrainingData, TrainingDiverged, build_estimator
 from trainer_service.preprocessing import (
@@ -45,6 +45,7 @@ __all__ = [
     "TrainingDiverged",
     "Prediction",
     "LoadedModel",
+    "SMALL_BATCH_ROWS",
     "run_training",
     "load_model",
 ]
@@ -53,6 +54,10 @@ logger = logging.getLogger(__name__)
 
 _BASE_LIBRARIES = ("mlsuite", "numpy", "pandas", "scikit-learn", "skops")
 _TORCH_LIBRARIES = ("torch", "safetensors")
+
+SMALL_BATCH_ROWS = 8
+"""Up to this many instances, an all-numeric model's features are encoded in Python floats, not numpy
+(one-row Predict latency; see FeatureEncoder.encode_rows)."""
 
 
 @dataclass(frozen=True)
@@ -168,18 +173,23 @@ def _in_range(encoded: np.ndarray) -> np.ndarray:
     scikit-learn refuses it. Clipping changes no tree's answer (every split threshold is far inside the
     range) and keeps every model's input finite in float32.
     """
-    np.clip(encoded, -VALUE_LIMIT, VALUE_LIMIT, out=encoded)
+    # Two ufuncs rather than np.clip, whose Python-level argument handling costs more than both on one row.
+    np.minimum(encoded, VALUE_LIMIT, out=encoded)
+    np.maximum(encoded, -VALUE_LIMIT, out=encoded)
     return encoded
+
+
+def _non_finite_prediction() -> FailedPrecondition:
+    return FailedPrecondition(
+        "the model produced a non-finite prediction; an input value is probably far outside the training range",
+        reason="NON_FINITE_PREDICTION",
+    )
 
 
 def _predict_numbers(estimator: BaseEstimator, features: np.ndarray) -> np.ndarray:
     numbers = np.asarray(estimator.predict(features), dtype=np.float64).reshape(-1)
     if not np.isfinite(numbers).all():
-        raise FailedPrecondition(
-            "the model produced a non-finite prediction; "
-            "an input value is probably far outside the training range",
-            reason="NON_FINITE_PREDICTION",
-        )
+        raise _non_finite_prediction()
     return numbers
 
 
@@ -293,27 +303,51 @@ class LoadedModel:
         self, manifest: ModelManifest, preprocessor: ColumnTransformer, estimator: BaseEstimator
     ) -> None:
         self.feature_schema: tuple[FeatureColumn, ...] = manifest.feature_schema
+        self._layout = FeatureLayout.of(manifest.feature_schema)
         self.classes: tuple[str, ...] = manifest.classes
         self.category = manifest.category
         self.model_type = manifest.model_type
         self._preprocessor = preprocessor
         # Encodes instances without pandas; None keeps scikit-learn's transform (see feature_encoder).
         self._encoder = FeatureEncoder.compile(preprocessor)
+        # A few instances of an all-numeric model are encoded in Python floats (FeatureEncoder.encode_rows).
+        self._encodes_rows = (
+            self._encoder is not None
+            and self._encoder.numeric_inputs == self._layout.numeric_names
+            and not self._layout.strings
+        )
         self._estimator = estimator
+        # A regressor with predict_rows (the neural network's) answers those rows in Python floats too.
+        self._predict_rows: Callable[[list[list[float]]], list[float]] | None = (
+            getattr(estimator, "predict_rows", None)
+            if self._encodes_rows and self.category is ModelCategory.REGRESSION
+            else None
+        )
 
     def features(self, rows: PredictRows) -> np.ndarray:
         """The encoded feature matrix of rows (instances or columns) validated against feature_schema."""
+        return self._features(rows, self._encoded_rows(rows))
+
+    def _features(self, rows: PredictRows, encoded: list[list[float]] | None) -> np.ndarray:
+        if encoded is not None:
+            return np.array(encoded, dtype=np.float64).reshape(len(rows), len(self._layout.numeric))
         if isinstance(rows, ColumnRows):
-            columns = rows.instance_columns(self.feature_schema)
+            columns = rows.instance_columns(self._layout)
         else:
-            columns = instance_columns(rows, self.feature_schema)
+            columns = instance_columns(rows, self._layout)
         if self._encoder is not None:
             return _in_range(self._encoder.encode(columns))
         return _in_range(self._preprocessor.transform(columns.frame()))
 
     def predict(self, rows: PredictRows) -> list[Prediction]:
         """One prediction per row, in order; rows (instances or columns) are validated against feature_schema."""
-        features = self.features(rows)
+        encoded = self._encoded_rows(rows)
+        if encoded is not None and self._predict_rows is not None:
+            numbers = self._predict_rows(encoded)
+            if not all(map(math.isfinite, numbers)):
+                raise _non_finite_prediction()
+            return [Prediction(value, None, {}) for value in numbers]
+        features = self._features(rows, encoded)
         if not len(rows):
             return []
         if self.category is ModelCategory.REGRESSION:
@@ -327,6 +361,16 @@ class LoadedModel:
             )
             for row in probabilities
         ]
+
+    def _encoded_rows(self, rows: PredictRows) -> list[list[float]] | None:
+        """A few instances of an all-numeric model, encoded in Python floats (FeatureEncoder.encode_rows).
+
+        None for columns, more than SMALL_BATCH_ROWS rows, other models, or a value the array path must
+        refuse by name.
+        """
+        if not self._encodes_rows or isinstance(rows, ColumnRows) or not 0 < len(rows) <= SMALL_BATCH_ROWS:
+            return None
+        return self._encoder.encode_rows(numeric_table(rows, self._layout))  # type: ignore[union-attr]
 
 
 def load_model(artifact_dir: pathlib.Path, device: str = "cpu") -> LoadedModel:

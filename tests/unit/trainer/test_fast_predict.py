@@ -10,19 +10,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from google.protobuf import struct_pb2
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from torch import nn
 
-from mlsuite_common.errors import InvalidArgument
+from mlsuite_common.errors import FailedPrecondition, InvalidArgument
+from trainer_service import convert
 from trainer_service.feature_encoder import FeatureEncoder
-from trainer_service.instances import instance_columns
+from trainer_service.instances import FeatureLayout, instance_columns, numeric_table
 from trainer_service.models.cpu_inference import FoldedNetwork
 from trainer_service.models.network_training import build_network
 from trainer_service.models.neural_network import NeuralNetworkClassifier, NeuralNetworkRegressor
 from trainer_service.preprocessing import (
+    VALUE_LIMIT,
     FeatureColumn,
     build_preprocessor,
     infer_feature_schema,
@@ -78,11 +81,35 @@ def test_encoder_output_is_bit_for_bit_scikit_learns(fitted, rows: int) -> None:
     schema, transformer = fitted
     encoder = FeatureEncoder.compile(transformer)
     assert encoder is not None
-    columns = instance_columns(_instances(rows), schema)
+    columns = instance_columns(_instances(rows), FeatureLayout.of(schema))
     expected = transformer.transform(columns.frame())
     encoded = encoder.encode(columns)
     assert encoded.dtype == np.float64 and encoded.shape == expected.shape == (rows, encoder.width)
     np.testing.assert_array_equal(encoded, expected)
+
+
+@pytest.mark.parametrize("rows", [1, 5, 57])
+def test_a_numeric_encoder_encodes_python_float_rows_bit_for_bit(fitted, rows: int) -> None:
+    frame = _training_frame()[["d", "i", "b", "k"]]
+    schema = infer_feature_schema(frame, list(frame.columns))
+    normalised = normalize_features(frame, schema)
+    transformer = build_preprocessor(normalised, schema).fit(normalised)
+    encoder = FeatureEncoder.compile(transformer)
+    assert encoder is not None and encoder.numeric_inputs == ("d", "i", "b", "k")
+    layout = FeatureLayout.of(schema)
+    instances = _instances(rows)
+    instances[0]["k"] = 3e38  # beyond the limit once divided by k's tiny scale: clipped
+    columns = instance_columns(instances, layout)
+    expected = transformer.transform(columns.frame())
+    np.testing.assert_array_equal(encoder.encode(columns), expected)
+    encoded = encoder.encode_rows(numeric_table(instances, layout))
+    assert encoded is not None
+    clipped = np.clip(expected, -VALUE_LIMIT, VALUE_LIMIT)
+    assert np.array(encoded).tobytes() == clipped.tobytes() and np.abs(clipped[0]).max() == VALUE_LIMIT
+    instances[0]["d"] = -1e39  # beyond the limit as given: the array path refuses it by name
+    assert encoder.encode_rows(numeric_table(instances, layout)) is None
+    mixed = FeatureEncoder.compile(fitted[1])
+    assert mixed is not None and mixed.numeric_inputs is None and mixed.encode_rows([[1.0]]) is None
 
 
 def test_encoder_imputes_and_ignores_unseen_categories(fitted) -> None:
@@ -90,7 +117,7 @@ def test_encoder_imputes_and_ignores_unseen_categories(fitted) -> None:
     encoder = FeatureEncoder.compile(transformer)
     assert encoder is not None
     instance = {"d": None, "i": 0, "b": True, "s": "never-seen", "t": None, "k": 0.0}
-    row = encoder.encode(instance_columns([instance], schema))[0]
+    row = encoder.encode(instance_columns([instance], FeatureLayout.of(schema)))[0]
     numeric = transformer.named_transformers_["numeric"]
     scaler = numeric.named_steps["scale"]
     median_d = numeric.named_steps["impute"].statistics_[0]
@@ -152,7 +179,7 @@ def test_instance_columns_gather_numbers_bools_and_strings() -> None:
             {"n": np.float64("nan"), "s": None, "b": None, "i": None},
             {"n": np.float32(2.5), "s": float("nan"), "b": np.bool_(True), "i": 7},
         ],
-        schema,
+        FeatureLayout.of(schema),
     )
     assert columns.numeric_names == ("n", "b", "i")
     np.testing.assert_array_equal(
@@ -182,7 +209,7 @@ def test_instance_columns_gather_numbers_bools_and_strings() -> None:
 def test_a_bad_value_is_named_by_instance_and_feature(instances, reason: str, field: str) -> None:
     schema = (FeatureColumn("n", "double"), FeatureColumn("b", "bool"))
     with pytest.raises(InvalidArgument) as caught:
-        instance_columns(instances, schema)
+        instance_columns(instances, FeatureLayout.of(schema))
     assert (caught.value.reason, caught.value.violations[0].field) == (reason, field)
 
 
@@ -236,3 +263,30 @@ def test_estimators_predict_the_same_through_numpy_and_torch(kind) -> None:
     estimator._folded = None  # noqa: SLF001 - force the torch forward
     reference = estimator.predict_proba(x) if kind is NeuralNetworkClassifier else estimator.predict(x)
     np.testing.assert_allclose(folded, reference, rtol=1e-4, atol=1e-5)
+
+
+def test_predict_instances_read_in_bulk_what_they_read_one_by_one() -> None:
+    struct = struct_pb2.Struct()
+    struct.update({"n": 2.5, "zero": 0.0, "minus_zero": -0.0, "nan": float("nan"), "s": "text", "empty": "",
+                   "yes": True, "no": False, "none": None, "nested": {"a": 1}, "list": [1, "b"]})
+    struct.fields["unset"].CopyFrom(struct_pb2.Value())  # a Value with no kind: missing, like null
+    [instance] = convert.instances([struct])
+    keys = list(struct.fields)
+    # repr: NaN and -0.0 compare by spelling; a bool must stay a bool, not become 1.0
+    assert repr(instance.values_of(keys)) == repr([instance[key] for key in keys])
+    assert repr(instance.values_of(["minus_zero", "n"])) == "[-0.0, 2.5]"
+    with pytest.raises(KeyError, match="absent"):
+        instance.values_of(["n", "absent", "s"])
+
+
+def test_regressor_predicts_python_float_rows_as_predict_does() -> None:
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(300, 5))
+    estimator = NeuralNetworkRegressor(hidden_layers=(16, 8), epochs=2, batch_size=64).fit(x, x[:, 0] + x[:, 1] ** 2)
+    rows = x[:3] * [1, 1, 1e3, 1, -1]
+    assert estimator.predict_rows(rows.tolist()) == estimator.predict(rows).tolist()  # same bits
+    with pytest.raises(FailedPrecondition) as caught:
+        estimator.predict_rows([[3e38] * 5])
+    assert caught.value.reason == "NON_FINITE_PREDICTION"
+    estimator._folded = None  # noqa: SLF001 - the torch forward (a network that does not fold)
+    assert estimator.predict_rows(rows.tolist()) == estimator.predict(rows).tolist()

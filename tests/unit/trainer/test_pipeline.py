@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import pathlib
@@ -17,7 +18,14 @@ import torch
 
 from mlsuite_common.errors import FailedPrecondition, InvalidArgument
 from trainer_service.events import JobCancelled, Phase
-from trainer_service.pipeline import LoadedModel, TrainingOutcome, TrainingRequest, load_model, run_training
+from trainer_service.pipeline import (
+    SMALL_BATCH_ROWS,
+    LoadedModel,
+    TrainingOutcome,
+    TrainingRequest,
+    load_model,
+    run_training,
+)
 from trainer_service.registry import ModelCategory, get_model_type, list_model_types, resolve_hyperparameters
 
 FEATURES = ("x", "k", "colour", "flag")
@@ -414,3 +422,35 @@ def test_values_near_the_limit_stay_finite_for_tree_ensembles(
     extreme = tabular_frame.copy()
     extreme.loc[extreme.index[:4], "x"] = 3e38  # some of these rows land in the validation split
     assert np.isfinite(train(extreme, model_type).outcome.metrics["mae"])
+
+
+@pytest.mark.parametrize("model_type", ["neural_network", "ridge", "random_forest_regressor"])
+def test_a_few_numeric_rows_predict_exactly_as_a_batch_does(
+    model_type: str, tabular_frame: pd.DataFrame, train: Callable[..., Trained]
+) -> None:
+    """Up to SMALL_BATCH_ROWS instances of an all-numeric model take the Python-float path: same bits."""
+    features = ("x", "k", "flag")
+    hyperparameters = NN_FAST if model_type == "neural_network" else None
+    trained = train(tabular_frame, model_type, features=features, hyperparameters=hyperparameters)
+    model = trained.model
+    assert model._encodes_rows  # noqa: SLF001 - the path under test is taken
+    rows = _instances(tabular_frame.head(SMALL_BATCH_ROWS + 4))  # colour: an extra key, ignored
+    rows[0]["x"], rows[1]["k"], rows[2]["flag"] = None, float("nan"), None  # imputed alike
+    rows[3]["x"], rows[4]["x"], rows[5]["k"] = -0.0, 12.5, 7  # a negative zero, beyond training, an int
+    arrays = copy.copy(model)  # the same model, made to take the array path for any number of rows
+    arrays._encodes_rows, arrays._predict_rows = False, None  # noqa: SLF001
+    for few in ([row] for row in rows), [rows[:SMALL_BATCH_ROWS]]:  # same rows, same matrix shapes
+        for chunk in few:
+            assert [p.number for p in model.predict(chunk)] == [p.number for p in arrays.predict(chunk)]
+    extreme = [{**row, "x": value} for row, value in zip(rows, [3.4e38, -3.4e38, 1e-300], strict=False)]
+    assert model.features(extreme).tobytes() == arrays.features(extreme).tobytes()  # clipped alike
+    assert model.features(rows[:4]).tobytes() == arrays.features(rows[:4]).tobytes()  # -0.0 kept
+    with pytest.raises(InvalidArgument) as beyond:  # refused by name, as the array path does
+        model.predict([{"x": 1e300, "k": 1, "flag": False}])
+    assert (beyond.value.reason, beyond.value.violations[0].field) == ("INVALID_FEATURE_VALUE", "instances[0].x")
+    with pytest.raises(InvalidArgument) as typed:
+        model.predict([{"x": 1.0, "k": "three", "flag": False}])
+    assert (typed.value.reason, typed.value.violations[0].field) == ("INVALID_FEATURE_TYPE", "instances[0].k")
+    with pytest.raises(InvalidArgument) as missing:
+        model.predict([{"x": 1.0, "flag": False}])
+    assert (missing.value.reason, missing.value.violations[0].field) == ("MISSING_FEATURE", "instances[0].k")
