@@ -184,7 +184,12 @@ class DatasetWriter:
 
 
 class UploadFollower:
-    """A CSV source (datasets.CsvSource) over an upload in progress: every open() reads from the first byte."""
+    """A CSV source (datasets.CsvSource) over an upload in progress: every open() reads from the first byte.
+
+    Its readers refuse a NUL byte wherever it lies (UNREADABLE_DATASET, with its offset): text CSV holds
+    none, and the inspection's look at the first bytes alone let one through 8 KiB in. Only uploads are
+    checked, so a dataset stored before keeps loading.
+    """
 
     def __init__(self, writer: DatasetWriter) -> None:
         self._writer = writer
@@ -240,6 +245,13 @@ class _FollowingReader(io.RawIOBase):
                 return 0
             # Under the lock, so close() cannot release the descriptor mid-read (a page-cache copy).
             data = os.pread(self._fd, min(len(buffer), available), self._position)
+        nul = data.find(b"\0")
+        if nul >= 0:
+            raise InvalidArgument(
+                f"the upload is not a text CSV file: it holds a NUL byte at byte {self._position + nul}",
+                field="chunk",
+                reason="UNREADABLE_DATASET",
+            )
         buffer[: len(data)] = data
         self._position += len(data)
         return len(data)

@@ -78,6 +78,14 @@ def test_unreadable_upload(baseline, check) -> None:
     )
 
 
+def test_a_nul_byte_anywhere_in_a_csv_is_unreadable(baseline, check) -> None:
+    rows = b"".join(b"%d,%d\n" % (i, 2 * i) for i in range(20_000))  # ~190 KB, past the first look at 8 KiB
+    data = b"a,y\n" + rows[:150_000] + b"\x00" + rows[150_000:]
+    details = check(baseline.upload(list(upload_requests(data, chunk_size=64 * 1024))), INVALID,
+                    "UNREADABLE_DATASET", "chunk")
+    assert "NUL byte at byte 150004" in details.message, details
+
+
 def test_sha256_mismatch_and_malformed(baseline, check) -> None:
     data = b"a,y\n1,2\n3,4\n"
     check(
