@@ -8,6 +8,7 @@ file (FileSource) or an upload still arriving (upload.UploadFollower).
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -58,6 +59,9 @@ class CsvSource(Protocol):
     def head(self, size: int) -> bytes:
         """The first `size` bytes, fewer only if the CSV is shorter."""
 
+    def tail(self, size: int) -> bytes:
+        """The last `size` bytes (fewer only if the CSV is shorter), once all of it has been read."""
+
     def open(self) -> Any:
         """A new readable file object (or pyarrow NativeFile) positioned at the first byte."""
 
@@ -77,6 +81,12 @@ class FileSource:
         """The first `size` bytes."""
         with open(self.path, "rb") as head:
             return head.read(size)
+
+    def tail(self, size: int) -> bytes:
+        """The last `size` bytes."""
+        with open(self.path, "rb") as file:
+            file.seek(max(0, file.seek(0, io.SEEK_END) - size))
+            return file.read()
 
     def open(self) -> pa.NativeFile:
         """The file, opened for pyarrow."""
@@ -171,7 +181,7 @@ def read_csv(
                 raise _ragged(ragged[0]) from None
             name = _failed_column(exc, inferred)
             if name is None or inferred is None:
-                raise _unreadable(exc, source.label) from None
+                raise _unreadable(exc, source.label, block_size) from None
             current = column_types.get(name, inferred.field(name).type)
             wider = _wider(current)
             if wider is None:
@@ -229,11 +239,17 @@ def _ragged(row: pa_csv.InvalidRow) -> InvalidArgument:
     )
 
 
-def _unreadable(exc: pa.ArrowInvalid, label: str) -> InvalidArgument:
+def _unreadable(exc: pa.ArrowInvalid, label: str, block_size: int) -> InvalidArgument:
     """EMPTY_DATASET or UNREADABLE_DATASET from a pyarrow parse error, without server paths."""
     detail = str(exc).replace(label, "<dataset>")
     if "Empty CSV file" in detail:
         return invalid_dataset("the dataset has no header row", "EMPTY_DATASET")
+    if "straddling object" in detail:  # a quoted value longer than a whole read block
+        return invalid_dataset(
+            f"a quoted value is longer than {block_size:,} bytes or its quote is never closed"
+            " (a stray quote character makes the rows after it one value)",
+            "UNREADABLE_DATASET",
+        )
     if len(detail) > 200:
         detail = detail[:200] + "..."
     return invalid_dataset(f"the upload is not a readable CSV file: {detail}", "UNREADABLE_DATASET")

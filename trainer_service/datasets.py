@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -17,6 +17,7 @@ from typing import TypeVar
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from trainer_service.csv_reader import (
@@ -90,8 +91,44 @@ class DatasetStats:
 
 
 def inspect_csv(source: CsvSource, *, block_size: int = CSV_BLOCK_BYTES) -> DatasetStats:
-    """inspect_dataset for a CSV from any source, e.g. an upload while it arrives."""
-    return read_csv(source, lambda reader: _tally(reader, reader.schema), None, block_size)
+    """inspect_dataset for a CSV from any source, e.g. an upload while it arrives.
+
+    Also refuses a quote left open in the last field (UNREADABLE_DATASET): pyarrow ends such a field
+    at the end of the file, so every row after the stray quote would silently become part of one value.
+    """
+    last: list[pa.RecordBatch] = []
+
+    def tally(reader: pa_csv.CSVStreamingReader) -> DatasetStats:
+        last.clear()  # a re-read with widened types starts over
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                if batch.num_rows:
+                    last[:] = [batch]
+                yield batch
+
+        return _tally(batches(), reader.schema)
+
+    stats = read_csv(source, tally, None, block_size)
+    if last and _ends_inside_quotes(last[0], source):
+        raise invalid_dataset(
+            "a quoted value in the last row is never closed: it runs to the end of the file, taking in"
+            " any rows after its opening quote (a stray quote character?)",
+            "UNREADABLE_DATASET",
+        )
+    return stats
+
+
+def _ends_inside_quotes(batch: pa.RecordBatch, source: CsvSource) -> bool:
+    """Whether the file's last value spans lines without a closing quote at the end of the file.
+
+    A value can hold a line break only when quoted, and a closed quoted value is the file's last text
+    (trailing white space aside); an unclosed one ends with whatever the file ends with.
+    """
+    value = batch.column(batch.num_columns - 1)[batch.num_rows - 1].as_py()
+    if not isinstance(value, str) or ("\n" not in value and "\r" not in value):
+        return False
+    return not source.tail(64).rstrip(b" \t\r\n").endswith(b'"')
 
 
 def inspect_dataset(path: Path, fmt: DatasetFormat, *, block_size: int = CSV_BLOCK_BYTES) -> DatasetStats:

@@ -207,6 +207,17 @@ class UploadFollower:
                 data += more
             return data
 
+    def tail(self, size: int) -> bytes:
+        """The last `size` bytes received so far (all of them once the upload is finished)."""
+        writer = self._writer
+        with writer._changed:  # noqa: SLF001 - opened under the lock so a concurrent rename cannot slip in
+            fd = os.open(writer._path, os.O_RDONLY)  # noqa: SLF001
+            end = writer._size  # noqa: SLF001
+        try:
+            return os.pread(fd, min(size, end), max(0, end - size))
+        finally:
+            os.close(fd)
+
     def open(self) -> io.RawIOBase:
         """A new reader from the first byte."""
         return _FollowingReader(self._writer)

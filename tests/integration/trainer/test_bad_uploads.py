@@ -86,6 +86,14 @@ def test_a_nul_byte_anywhere_in_a_csv_is_unreadable(baseline, check) -> None:
     assert "NUL byte at byte 150004" in details.message, details
 
 
+def test_a_stray_quote_that_would_swallow_the_last_rows_is_unreadable(baseline, check) -> None:
+    data = b'n,text\n0,"stray quote\n' + b"".join(b"%d,plain\n" % i for i in range(1, 500))
+    details = check(baseline.upload(_csv_upload(data)), INVALID, "UNREADABLE_DATASET", "chunk")
+    assert "never closed" in details.message, details
+    closed = b'n,text\n0,"two\nlines"\n1,plain\n'
+    assert upload(baseline.stub, closed).row_count == 2
+
+
 def test_sha256_mismatch_and_malformed(baseline, check) -> None:
     data = b"a,y\n1,2\n3,4\n"
     check(

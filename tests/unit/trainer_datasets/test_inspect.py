@@ -134,6 +134,27 @@ def test_quoted_newlines_are_values_not_rows(tmp_path: Path) -> None:
     assert stats.row_count == 200
 
 
+@pytest.mark.parametrize("ending", ["", "\n", "  \r\n\n"])
+def test_a_quote_left_open_in_the_last_field_is_unreadable(tmp_path: Path, ending: str) -> None:
+    rows = "".join(f"{i},plain text\n" for i in range(200))
+    closed = f'n,text\n{rows}200,"last value\non two lines"{ending}'
+    assert inspect_dataset(_file(tmp_path, closed), CSV, block_size=256).row_count == 201
+    # A stray quote opens a value that pyarrow ends at the end of the file: 200 rows would be one value.
+    stray = _file(tmp_path, f'n,text\n0,"stray quote\n{rows}')
+    error = _error(stray, CSV)
+    assert error.reason == "UNREADABLE_DATASET" and "never closed" in error.message, error.message
+    # Past a whole block, pyarrow itself gives up; its words ("straddling object") are translated.
+    error = _error(stray, CSV, block_size=256)
+    assert error.reason == "UNREADABLE_DATASET" and "never closed" in error.message, error.message
+    # Unclosed at the very end of the file, it takes in no row: read as it stands. A line break after
+    # it belongs to the open value, though, so that file's quote is refused as never closed too.
+    open_at_end = _file(tmp_path, f'n,text\n{rows}9,"open at the end{ending}')
+    if ending:
+        assert "never closed" in _error(open_at_end, CSV).message
+    else:
+        assert inspect_dataset(open_at_end, CSV).row_count == 201
+
+
 def test_binary_garbage_csv_is_unreadable(tmp_path: Path) -> None:
     garbage = random.Random(0).randbytes(4096)
     assert _error(_file(tmp_path, garbage), CSV).reason == "UNREADABLE_DATASET"
