@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
 
 from mlsuite_common.errors import InvalidArgument
@@ -255,8 +255,12 @@ class _StructInstance(Mapping[str, Any]):
         kind = value.WhichOneof("kind")
         if kind == "number_value" or kind == "string_value" or kind == "bool_value":  # noqa: PLR1714
             return getattr(value, kind)
-        if kind == "struct_value" or kind == "list_value":  # noqa: PLR1714
-            return json_format.MessageToDict(value)
+        # No feature takes a nested value, so it is only ever refused by its type: its contents are never
+        # read (converting them failed on a NaN inside, which JSON cannot spell).
+        if kind == "struct_value":
+            return {}
+        if kind == "list_value":
+            return []
         return None  # null_value, or a Value with nothing set
 
     def values_of(self, keys: Sequence[str]) -> list[Any]:

@@ -13,7 +13,7 @@ DATASETS = "datasets"
 TRAINING_JOBS = "trainingJobs"
 MODELS = "models"
 
-_ID = re.compile(r"^[a-z0-9]{1,64}$")
+_ID = re.compile(r"[a-z0-9]{1,64}")  # fullmatch: "$" would also take a trailing newline
 
 
 def new_id() -> str:
@@ -27,7 +27,7 @@ def parse_name(name: str, collection: str, field: str) -> str:
     if not name:
         raise InvalidArgument(f"{field} is required ({prefix}{{id}})", field=field, reason="MISSING_NAME")
     resource_id = name[len(prefix):] if name.startswith(prefix) else ""
-    if not _ID.match(resource_id):
+    if not _ID.fullmatch(resource_id):
         shown = name if len(name) <= 80 else name[:77] + "..."
         raise InvalidArgument(
             f"{field} must look like {prefix}{{id}}, got {shown!r}", field=field, reason="INVALID_NAME"

@@ -30,7 +30,8 @@ def test_predict_instance_missing_a_feature(baseline, check) -> None:
     )
 
 
-@pytest.mark.parametrize("value", ["two", True, {"nested": 1}, [1, 2]])
+# NaN and infinity inside a nested value: converting it to JSON failed and the call ended INTERNAL.
+@pytest.mark.parametrize("value", ["two", True, {"nested": 1}, [1, 2], {"nested": float("nan")}, [float("inf")]])
 def test_predict_wrong_typed_value(baseline, check, value: object) -> None:
     instances = [struct({**ROW, "a": value})]
     request = pb.PredictRequest(model=baseline.model, instances=instances)
@@ -158,7 +159,8 @@ def test_unknown_names_are_not_found(baseline, check) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["", "datasets/", "models/abc", "datasets/ABC", "datasets/a b", "datasets/x/y"]
+    "name",
+    ["", "datasets/", "models/abc", "datasets/ABC", "datasets/a b", "datasets/x/y", f"datasets/{UNKNOWN_ID}\n"],
 )
 def test_malformed_names_are_invalid(baseline, check, name: str) -> None:
     stub = baseline.stub

@@ -424,13 +424,15 @@ def test_values_near_the_limit_stay_finite_for_tree_ensembles(
     assert np.isfinite(train(extreme, model_type).outcome.metrics["mae"])
 
 
-@pytest.mark.parametrize("model_type", ["neural_network", "ridge", "random_forest_regressor"])
+@pytest.mark.parametrize(
+    "model_type", ["neural_network", "ridge", "random_forest_regressor", "neural_network_classifier"]
+)
 def test_a_few_numeric_rows_predict_exactly_as_a_batch_does(
     model_type: str, tabular_frame: pd.DataFrame, train: Callable[..., Trained]
 ) -> None:
     """Up to SMALL_BATCH_ROWS instances of an all-numeric model take the Python-float path: same bits."""
     features = ("x", "k", "flag")
-    hyperparameters = NN_FAST if model_type == "neural_network" else None
+    hyperparameters = NN_FAST if model_type.startswith("neural_network") else None
     trained = train(tabular_frame, model_type, features=features, hyperparameters=hyperparameters)
     model = trained.model
     assert model._encodes_rows  # noqa: SLF001 - the path under test is taken
@@ -441,7 +443,7 @@ def test_a_few_numeric_rows_predict_exactly_as_a_batch_does(
     arrays._encodes_rows, arrays._predict_rows = False, None  # noqa: SLF001
     for few in ([row] for row in rows), [rows[:SMALL_BATCH_ROWS]]:  # same rows, same matrix shapes
         for chunk in few:
-            assert [p.number for p in model.predict(chunk)] == [p.number for p in arrays.predict(chunk)]
+            assert model.predict(chunk) == arrays.predict(chunk)  # numbers, labels, probabilities
     extreme = [{**row, "x": value} for row, value in zip(rows, [3.4e38, -3.4e38, 1e-300], strict=False)]
     assert model.features(extreme).tobytes() == arrays.features(extreme).tobytes()  # clipped alike
     assert model.features(rows[:4]).tobytes() == arrays.features(rows[:4]).tobytes()  # -0.0 kept
