@@ -259,7 +259,7 @@ class _FollowingReader(io.RawIOBase):
         nul = data.find(b"\0")
         if nul >= 0:
             raise InvalidArgument(
-                f"the upload is not a text CSV file: it holds a NUL byte at byte {self._position + nul}",
+                f"the upload is not a text CSV file: it holds a NUL byte at offset {self._position + nul} (from 0)",
                 field="chunk",
                 reason="UNREADABLE_DATASET",
             )

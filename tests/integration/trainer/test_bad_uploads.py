@@ -83,7 +83,7 @@ def test_a_nul_byte_anywhere_in_a_csv_is_unreadable(baseline, check) -> None:
     data = b"a,y\n" + rows[:150_000] + b"\x00" + rows[150_000:]
     details = check(baseline.upload(list(upload_requests(data, chunk_size=64 * 1024))), INVALID,
                     "UNREADABLE_DATASET", "chunk")
-    assert "NUL byte at byte 150004" in details.message, details
+    assert "NUL byte at offset 150004 (from 0)" in details.message, details
 
 
 def test_a_stray_quote_that_would_swallow_the_last_rows_is_unreadable(baseline, check) -> None:
