@@ -8,8 +8,8 @@ file (FileSource) or an upload still arriving (upload.UploadFollower).
 
 from __future__ import annotations
 
-import io
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ __all__ = [
     "invalid_dataset",
     "read_csv",
     "selected_columns",
+    "text_before",
 ]
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,8 @@ class CsvSource(Protocol):
     def head(self, size: int) -> bytes:
         """The first `size` bytes, fewer only if the CSV is shorter."""
 
-    def tail(self, size: int) -> bytes:
-        """The last `size` bytes (fewer only if the CSV is shorter), once all of it has been read."""
+    def tail_text(self, size: int) -> bytes:
+        """The last `size` bytes before any trailing white space, once all of the CSV has been read."""
 
     def open(self) -> Any:
         """A new readable file object (or pyarrow NativeFile) positioned at the first byte."""
@@ -82,15 +83,35 @@ class FileSource:
         with open(self.path, "rb") as head:
             return head.read(size)
 
-    def tail(self, size: int) -> bytes:
-        """The last `size` bytes."""
+    def tail_text(self, size: int) -> bytes:
+        """The last `size` bytes before any trailing white space."""
         with open(self.path, "rb") as file:
-            file.seek(max(0, file.seek(0, io.SEEK_END) - size))
-            return file.read()
+            fd = file.fileno()
+            return text_before(lambda offset, count: os.pread(fd, count, offset), os.fstat(fd).st_size, size)
 
     def open(self) -> pa.NativeFile:
         """The file, opened for pyarrow."""
         return pa.OSFile(str(self.path))
+
+
+_WHITE_SPACE = b" \t\r\n"
+_BACKWARD_STEP = 64 * 1024
+
+
+def text_before(read_at: Callable[[int, int], bytes], end: int, size: int) -> bytes:
+    """The last `size` bytes before `end` once trailing white space is dropped (read_at(offset, count) reads).
+
+    Reads backwards a block at a time, so a file ending in a megabyte of blank lines costs no more memory
+    than one ending in none.
+    """
+    while end > 0:
+        start = max(0, end - _BACKWARD_STEP)
+        text = read_at(start, end - start).rstrip(_WHITE_SPACE)
+        if text:
+            end = start + len(text)
+            return read_at(max(0, end - size), min(size, end))
+        end = start
+    return b""
 
 
 def invalid_dataset(message: str, reason: str) -> InvalidArgument:
@@ -148,7 +169,8 @@ def read_csv(
     if not head:
         raise invalid_dataset("the dataset file is empty", "EMPTY_DATASET")
     if b"\0" in head:
-        raise invalid_dataset("the upload is not a text CSV file", "UNREADABLE_DATASET")
+        # An upload's reader (upload.UploadFollower) refuses a NUL anywhere first; this guards stored files.
+        raise invalid_dataset("the dataset is not a text CSV file (it holds a NUL byte)", "UNREADABLE_DATASET")
     inferred: pa.Schema | None = None
     column_types: dict[str, pa.DataType] = {}
     include: list[str] | None = None
@@ -244,10 +266,10 @@ def _unreadable(exc: pa.ArrowInvalid, label: str, block_size: int) -> InvalidArg
     detail = str(exc).replace(label, "<dataset>")
     if "Empty CSV file" in detail:
         return invalid_dataset("the dataset has no header row", "EMPTY_DATASET")
-    if "straddling object" in detail:  # a quoted value longer than a whole read block
+    if "straddling object" in detail:  # a row longer than the reader's two blocks
         return invalid_dataset(
-            f"a quoted value is longer than {block_size:,} bytes or its quote is never closed"
-            " (a stray quote character makes the rows after it one value)",
+            f"a row is longer than the reader's limit of about {2 * block_size:,} bytes, or a quote is never"
+            " closed (a stray quote character makes the rows after it one value)",
             "UNREADABLE_DATASET",
         )
     if len(detail) > 200:

@@ -93,8 +93,10 @@ class DatasetStats:
 def inspect_csv(source: CsvSource, *, block_size: int = CSV_BLOCK_BYTES) -> DatasetStats:
     """inspect_dataset for a CSV from any source, e.g. an upload while it arrives.
 
-    Also refuses a quote left open in the last field (UNREADABLE_DATASET): pyarrow ends such a field
-    at the end of the file, so every row after the stray quote would silently become part of one value.
+    Also refuses a file whose last value spans lines and is still inside its quotes at the end of the
+    file (UNREADABLE_DATASET): pyarrow ends such a value there, so every row after a stray opening quote
+    would silently become part of it. (A quote left open on the file's last line takes in no row and is
+    read as it stands.)
     """
     last: list[pa.RecordBatch] = []
 
@@ -120,15 +122,18 @@ def inspect_csv(source: CsvSource, *, block_size: int = CSV_BLOCK_BYTES) -> Data
 
 
 def _ends_inside_quotes(batch: pa.RecordBatch, source: CsvSource) -> bool:
-    """Whether the file's last value spans lines without a closing quote at the end of the file.
+    """Whether the file's last value spans lines and the file ends before its closing quote.
 
-    A value can hold a line break only when quoted, and a closed quoted value is the file's last text
-    (trailing white space aside); an unclosed one ends with whatever the file ends with.
+    A value holds a line break only when quoted, and a closed quoted value is the file's last text
+    (trailing white space aside), ending in its closing quote after any doubled ("escaped") ones: an odd
+    run of quotes. An even run (none, or only escaped pairs) leaves the value open.
     """
     value = batch.column(batch.num_columns - 1)[batch.num_rows - 1].as_py()
     if not isinstance(value, str) or ("\n" not in value and "\r" not in value):
         return False
-    return not source.tail(64).rstrip(b" \t\r\n").endswith(b'"')
+    text = source.tail_text(4096)
+    quotes = len(text) - len(text.rstrip(b'"'))
+    return quotes % 2 == 0
 
 
 def inspect_dataset(path: Path, fmt: DatasetFormat, *, block_size: int = CSV_BLOCK_BYTES) -> DatasetStats:

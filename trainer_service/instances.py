@@ -5,6 +5,7 @@ as ColumnRows, one array per feature. Instance values are checked by type in bul
 features of plain floats / ints (bools for bool features) become one float64 matrix in one numpy
 call, string features one array each. Only a column that fails the bulk check is walked value by
 value, to name the bad instance in the error. Columns need no walk at all: each arrives typed.
+numeric_table stops before the matrix, for the few-row path that encodes Python floats (predictor).
 """
 
 from __future__ import annotations

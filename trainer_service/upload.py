@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Self
 
 from mlsuite_common.errors import InvalidArgument, ResourceExhausted
+from trainer_service.csv_reader import text_before
 
 __all__ = ["MAX_CHUNK_BYTES", "DatasetWriter", "UploadAbandoned", "UploadFollower", "validate_sha256"]
 
@@ -207,14 +208,14 @@ class UploadFollower:
                 data += more
             return data
 
-    def tail(self, size: int) -> bytes:
-        """The last `size` bytes received so far (all of them once the upload is finished)."""
+    def tail_text(self, size: int) -> bytes:
+        """The last `size` bytes received so far before any trailing white space (all of them once finished)."""
         writer = self._writer
         with writer._changed:  # noqa: SLF001 - opened under the lock so a concurrent rename cannot slip in
             fd = os.open(writer._path, os.O_RDONLY)  # noqa: SLF001
             end = writer._size  # noqa: SLF001
         try:
-            return os.pread(fd, min(size, end), max(0, end - size))
+            return text_before(lambda offset, count: os.pread(fd, count, offset), end, size)
         finally:
             os.close(fd)
 

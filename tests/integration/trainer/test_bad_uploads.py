@@ -92,6 +92,10 @@ def test_a_stray_quote_that_would_swallow_the_last_rows_is_unreadable(baseline, 
     assert "never closed" in details.message, details
     closed = b'n,text\n0,"two\nlines"\n1,plain\n'
     assert upload(baseline.stub, closed).row_count == 2
+    # Read back from the upload itself: past blank lines, and by the parity of the closing run of quotes.
+    assert upload(baseline.stub, b'n,text\n0,"two\nlines"\n' + b"\n" * 70_000).row_count == 1
+    escaped = b'n,text\n0,"stray\n1,ok\n2,""\n'
+    check(baseline.upload(_csv_upload(escaped)), INVALID, "UNREADABLE_DATASET", "chunk")
 
 
 def test_sha256_mismatch_and_malformed(baseline, check) -> None:

@@ -142,10 +142,10 @@ def test_a_quote_left_open_in_the_last_field_is_unreadable(tmp_path: Path, endin
     # A stray quote opens a value that pyarrow ends at the end of the file: 200 rows would be one value.
     stray = _file(tmp_path, f'n,text\n0,"stray quote\n{rows}')
     error = _error(stray, CSV)
-    assert error.reason == "UNREADABLE_DATASET" and "never closed" in error.message, error.message
-    # Past a whole block, pyarrow itself gives up; its words ("straddling object") are translated.
+    assert error.reason == "UNREADABLE_DATASET" and "in the last row is never closed" in error.message, error
+    # Past two blocks pyarrow itself gives up; its words ("straddling object") are translated.
     error = _error(stray, CSV, block_size=256)
-    assert error.reason == "UNREADABLE_DATASET" and "never closed" in error.message, error.message
+    assert error.reason == "UNREADABLE_DATASET" and "limit of about 512 bytes" in error.message, error.message
     # Unclosed at the very end of the file, it takes in no row: read as it stands. A line break after
     # it belongs to the open value, though, so that file's quote is refused as never closed too.
     open_at_end = _file(tmp_path, f'n,text\n{rows}9,"open at the end{ending}')
@@ -153,6 +153,26 @@ def test_a_quote_left_open_in_the_last_field_is_unreadable(tmp_path: Path, endin
         assert "never closed" in _error(open_at_end, CSV).message
     else:
         assert inspect_dataset(open_at_end, CSV).row_count == 201
+
+
+@pytest.mark.parametrize(
+    ("data", "rows"),
+    [
+        (b'a,b\n1,"x\ny"\n' + b"\n" * 70_000, 1),  # blank lines past the first read back: skipped
+        (b'a,b\r\n1,"x\r\ny"\r\n' + b"\r\n" * 40, 1),
+        (b'a,b\n1,"x\nsay ""hi"""\n', 1),  # escaped quotes, then the closing one: an odd run
+        (b'a,b\n1,"x\ny"   \n', 1),
+        (b'\xef\xbb\xbfa,b\n1,"x\ny"', 1),
+        (b'a,b\n1,"stray\n2,3\n4,""\n', None),  # the stray quote's value ends in an escaped pair: still open
+        (b'a,b\n1,"stray\n2,3\n4,say ""hi""\n', None),
+    ],
+)
+def test_the_last_values_closing_quote_is_found_by_its_run(tmp_path: Path, data: bytes, rows: int | None) -> None:
+    path = _file(tmp_path, data)
+    if rows is None:
+        assert "in the last row is never closed" in _error(path, CSV).message
+    else:
+        assert inspect_dataset(path, CSV).row_count == rows
 
 
 def test_binary_garbage_csv_is_unreadable(tmp_path: Path) -> None:
