@@ -16,7 +16,7 @@ from trainer_service.datasets import DatasetFormat
 from trainer_service.events import EpochProgress, JobState, Phase
 from trainer_service.instances import ColumnRows, FeatureValues, PredictRows
 from trainer_service.jobs import Heartbeat, Snapshot, WatchItem
-from trainer_service.pipeline import Prediction
+from trainer_service.predictor import Prediction
 from trainer_service.records import DatasetRecord, HyperValue, JobEvent, JobRecord, JobSpec, ModelRecord
 
 __all__ = [

@@ -15,7 +15,7 @@ from trainer_service.events import JobState
 from trainer_service.instances import ColumnRows, PredictRows
 from trainer_service.names import MODELS, TRAINING_JOBS, parse_name
 from trainer_service.paths import DataPaths
-from trainer_service.pipeline import LoadedModel, Prediction, load_model
+from trainer_service.predictor import LoadedModel, Prediction, load_model
 from trainer_service.records import ModelRecord
 from trainer_service.store import Page, Store
 

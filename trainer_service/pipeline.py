@@ -1,6 +1,6 @@
-"""Training and prediction end to end: frame -> split -> ColumnTransformer -> estimator -> metrics -> files.
+"""Training end to end: frame -> split -> ColumnTransformer -> estimator -> metrics -> files.
 
-run_training turns a pandas frame and a resolved request into a saved model directory; load_model
+run_training turns a pandas frame and a resolved request into a saved model directory; predictor.load_model
 reads one back as a thread-safe LoadedModel.
 """
 
@@ -11,24 +11,20 @@ import logging
 import math
 import pathlib
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import train_test_split
 
-from mlsuite_common.errors import FailedPrecondition, InvalidArgument
-from trainer_service.artifacts import ModelManifest, load_manifest, load_parts, save_model
+from mlsuite_common.errors import InvalidArgument
+from trainer_service.artifacts import ModelManifest, save_model
 from trainer_service.events import Phase, ProgressReporter
-from trainer_service.feature_encoder import FeatureEncoder
-from trainer_service.instances import ColumnRows, FeatureLayout, PredictRows, instance_columns, numeric_table
 from trainer_service.metrics import classification_metrics, regression_metrics
 from trainer_service.models import NEURAL_NETWORK_TYPES, TrainingData, TrainingDiverged, build_estimator
+from trainer_service.predictor import in_range, predict_numbers, predict_probabilities
 from trainer_service.preprocessing import (
-    VALUE_LIMIT,
     FeatureColumn,
     build_preprocessor,
     encode_labels,
@@ -43,22 +39,13 @@ __all__ = [
     "TrainingRequest",
     "TrainingOutcome",
     "TrainingDiverged",
-    "Prediction",
-    "LoadedModel",
-    "SMALL_BATCH_ROWS",
     "run_training",
-    "load_model",
 ]
 
 logger = logging.getLogger(__name__)
 
 _BASE_LIBRARIES = ("mlsuite", "numpy", "pandas", "scikit-learn", "skops")
 _TORCH_LIBRARIES = ("torch", "safetensors")
-
-SMALL_BATCH_ROWS = 8
-"""Up to this many instances, an all-numeric model's features are encoded in Python floats, not numpy
-(one-row Predict latency; see FeatureEncoder.encode_rows)."""
-
 
 @dataclass(frozen=True)
 class TrainingRequest:
@@ -85,15 +72,6 @@ class TrainingOutcome:
     train_rows: int
     validation_rows: int
     library_versions: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One prediction: `number` for regression, `label` + per-class `probabilities` for classification."""
-
-    number: float | None
-    label: str | None
-    probabilities: dict[str, float]
 
 
 def _library_versions(model_type: str) -> dict[str, str]:
@@ -165,46 +143,6 @@ def _split(rows: int, codes: np.ndarray | None, request: TrainingRequest) -> tup
     return np.sort(train), np.sort(validation)
 
 
-def _in_range(encoded: np.ndarray) -> np.ndarray:
-    """The encoded features clipped (in place) to ±VALUE_LIMIT.
-
-    Raw values are within ±3.4e38 (checked), but standardising divides by the training spread: 3e38 over
-    a std of 0.3 is 1e39, finite in float64 yet infinite in the float32 tree ensembles compute in, where
-    scikit-learn refuses it. Clipping changes no tree's answer (every split threshold is far inside the
-    range) and keeps every model's input finite in float32.
-    """
-    # Two ufuncs rather than np.clip, whose Python-level argument handling costs more than both on one row.
-    np.minimum(encoded, VALUE_LIMIT, out=encoded)
-    np.maximum(encoded, -VALUE_LIMIT, out=encoded)
-    return encoded
-
-
-def _non_finite_prediction() -> FailedPrecondition:
-    return FailedPrecondition(
-        "the model produced a non-finite prediction; an input value is probably far outside the training range",
-        reason="NON_FINITE_PREDICTION",
-    )
-
-
-def _predict_numbers(estimator: BaseEstimator, features: np.ndarray) -> np.ndarray:
-    numbers = np.asarray(estimator.predict(features), dtype=np.float64).reshape(-1)
-    if not np.isfinite(numbers).all():
-        raise _non_finite_prediction()
-    return numbers
-
-
-def _predict_probabilities(estimator: BaseEstimator, features: np.ndarray, n_classes: int) -> np.ndarray:
-    """Probabilities over all classes (columns = class codes); classes unseen in training get 0."""
-    found = np.asarray(estimator.predict_proba(features), dtype=np.float64)
-    probabilities = np.zeros((len(features), n_classes))
-    probabilities[:, np.asarray(estimator.classes_, dtype=np.int64)] = found
-    if not np.isfinite(probabilities).all():
-        raise FailedPrecondition(
-            "the model produced non-finite probabilities", reason="NON_FINITE_PREDICTION"
-        )
-    return probabilities
-
-
 def run_training(
     frame: pd.DataFrame, request: TrainingRequest, reporter: ProgressReporter, artifact_dir: pathlib.Path
 ) -> TrainingOutcome:
@@ -243,8 +181,8 @@ def run_training(
                 reason="TOO_FEW_CLASSES",
             )
     preprocessor = build_preprocessor(features.iloc[train], schema)
-    x_train = _in_range(preprocessor.fit_transform(features.iloc[train]))
-    x_val = _in_range(preprocessor.transform(features.iloc[validation]))
+    x_train = in_range(preprocessor.fit_transform(features.iloc[train]))
+    x_val = in_range(preprocessor.transform(features.iloc[validation]))
     logger.info(
         "%s: %d train / %d validation rows, %d encoded features, %d rows dropped for a missing target",
         request.model_type,
@@ -274,9 +212,9 @@ def run_training(
     reporter.check_cancelled()
     reporter.on_phase(Phase.EVALUATING)
     if category is ModelCategory.CLASSIFICATION:
-        metrics = classification_metrics(y_val, _predict_probabilities(estimator, x_val, len(classes)))
+        metrics = classification_metrics(y_val, predict_probabilities(estimator, x_val, len(classes)))
     else:
-        metrics = regression_metrics(y_val, _predict_numbers(estimator, x_val))
+        metrics = regression_metrics(y_val, predict_numbers(estimator, x_val))
     logger.info("%s validation metrics: %s", request.model_type, metrics)
 
     reporter.check_cancelled()
@@ -296,85 +234,3 @@ def run_training(
     )
 
 
-class LoadedModel:
-    """A trained model ready to predict; safe to share between threads (a network guards its weights)."""
-
-    def __init__(
-        self, manifest: ModelManifest, preprocessor: ColumnTransformer, estimator: BaseEstimator
-    ) -> None:
-        self.feature_schema: tuple[FeatureColumn, ...] = manifest.feature_schema
-        self._layout = FeatureLayout.of(manifest.feature_schema)
-        self.classes: tuple[str, ...] = manifest.classes
-        self.category = manifest.category
-        self.model_type = manifest.model_type
-        self._preprocessor = preprocessor
-        # Encodes instances without pandas; None keeps scikit-learn's transform (see feature_encoder).
-        self._encoder = FeatureEncoder.compile(preprocessor)
-        # A few instances of an all-numeric model are encoded in Python floats (FeatureEncoder.encode_rows).
-        self._encodes_rows = (
-            self._encoder is not None
-            and self._encoder.numeric_inputs == self._layout.numeric_names
-            and not self._layout.strings
-        )
-        self._estimator = estimator
-        # A regressor with predict_rows (the neural network's) answers those rows in Python floats too.
-        self._predict_rows: Callable[[list[list[float]]], list[float]] | None = (
-            getattr(estimator, "predict_rows", None)
-            if self._encodes_rows and self.category is ModelCategory.REGRESSION
-            else None
-        )
-
-    def features(self, rows: PredictRows) -> np.ndarray:
-        """The encoded feature matrix of rows (instances or columns) validated against feature_schema."""
-        return self._features(rows, self._encoded_rows(rows))
-
-    def _features(self, rows: PredictRows, encoded: list[list[float]] | None) -> np.ndarray:
-        if encoded is not None:
-            return np.array(encoded, dtype=np.float64).reshape(len(rows), len(self._layout.numeric))
-        if isinstance(rows, ColumnRows):
-            columns = rows.instance_columns(self._layout)
-        else:
-            columns = instance_columns(rows, self._layout)
-        if self._encoder is not None:
-            return _in_range(self._encoder.encode(columns))
-        return _in_range(self._preprocessor.transform(columns.frame()))
-
-    def predict(self, rows: PredictRows) -> list[Prediction]:
-        """One prediction per row, in order; rows (instances or columns) are validated against feature_schema."""
-        encoded = self._encoded_rows(rows)
-        if encoded is not None and self._predict_rows is not None:
-            numbers = self._predict_rows(encoded)
-            if not all(map(math.isfinite, numbers)):
-                raise _non_finite_prediction()
-            return [Prediction(value, None, {}) for value in numbers]
-        features = self._features(rows, encoded)
-        if not len(rows):
-            return []
-        if self.category is ModelCategory.REGRESSION:
-            return [
-                Prediction(value, None, {}) for value in _predict_numbers(self._estimator, features).tolist()
-            ]
-        probabilities = _predict_probabilities(self._estimator, features, len(self.classes))
-        return [
-            Prediction(
-                None, self.classes[int(row.argmax())], dict(zip(self.classes, row.tolist(), strict=True))
-            )
-            for row in probabilities
-        ]
-
-    def _encoded_rows(self, rows: PredictRows) -> list[list[float]] | None:
-        """A few instances of an all-numeric model, encoded in Python floats (FeatureEncoder.encode_rows).
-
-        None for columns, more than SMALL_BATCH_ROWS rows, other models, or a value the array path must
-        refuse by name.
-        """
-        if not self._encodes_rows or isinstance(rows, ColumnRows) or not 0 < len(rows) <= SMALL_BATCH_ROWS:
-            return None
-        return self._encoder.encode_rows(numeric_table(rows, self._layout))  # type: ignore[union-attr]
-
-
-def load_model(artifact_dir: pathlib.Path, device: str = "cpu") -> LoadedModel:
-    """A model directory written by run_training, loaded without unpickling anything (network on `device`)."""
-    manifest = load_manifest(artifact_dir)
-    preprocessor, estimator = load_parts(artifact_dir, manifest, device)
-    return LoadedModel(manifest, preprocessor, estimator)

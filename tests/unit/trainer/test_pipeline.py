@@ -1,4 +1,4 @@
-"""run_training / load_model end to end on tiny frames, for every model type."""
+"""run_training / predictor.load_model end to end on tiny frames, for every model type."""
 
 from __future__ import annotations
 
@@ -18,14 +18,8 @@ import torch
 
 from mlsuite_common.errors import FailedPrecondition, InvalidArgument
 from trainer_service.events import JobCancelled, Phase
-from trainer_service.pipeline import (
-    SMALL_BATCH_ROWS,
-    LoadedModel,
-    TrainingOutcome,
-    TrainingRequest,
-    load_model,
-    run_training,
-)
+from trainer_service.pipeline import TrainingOutcome, TrainingRequest, run_training
+from trainer_service.predictor import SMALL_BATCH_ROWS, LoadedModel, load_model
 from trainer_service.registry import ModelCategory, get_model_type, list_model_types, resolve_hyperparameters
 
 FEATURES = ("x", "k", "colour", "flag")
