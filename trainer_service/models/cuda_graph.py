@@ -5,11 +5,14 @@ a side stream, capture forward, backward, clipping and a capturable Adam with to
 then replay. Each replay gathers its batch from the device-resident data with index_select driven
 by a static index tensor, so a step costs one small copy (the batch's indices) and one graph
 launch, and nothing syncs with the host until the epoch's loss is read. The learning rate is a
-device tensor, so schedulers change it between replays. A batch of another size (the epoch's last,
-shorter batch) runs the same step eagerly on the same buffers.
+device tensor that the graph reads at every replay, so schedulers change it between epochs (one
+that replaces it with a float, as ReduceLROnPlateau did before torch 2.10, is copied back into it
+when the next epoch starts). A batch of another size (the epoch's last, shorter batch) runs the
+same step eagerly on the same buffers.
 
-Warm-up and capture run real steps; the parameters, BatchNorm buffers and Adam state are restored
-afterwards, so training starts from the same weights as any other engine. Only imported for CUDA.
+The warm-up steps train for real (capture only records); the parameters, BatchNorm buffers and
+Adam state are restored afterwards, so training starts from the same weights as any other engine.
+Only imported for CUDA.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ __all__ = ["CudaGraphStep", "GraphNotApplicable"]
 logger = logging.getLogger(__name__)
 
 _WARMUP_STEPS = 3
+_CAPTURE_DEVICES = ("cuda",)
 
 
 class GraphNotApplicable(ValueError):
@@ -39,7 +43,7 @@ class CudaGraphStep:
                  learning_rate: float, weight_decay: float, clip_norm: float, *, batch_size: int) -> None:
         features, targets = train
         device = features.device
-        if device.type != "cuda":
+        if device.type not in _CAPTURE_DEVICES:
             raise GraphNotApplicable(f"a CUDA graph needs a CUDA device, not {device}")
         if batch_size < 2 or len(features) < batch_size:
             raise GraphNotApplicable(f"{len(features)} rows hold no full batch of {batch_size}")
@@ -50,9 +54,10 @@ class CudaGraphStep:
         self._device = device
         self._flat = FlatParameters(module)
         try:
+            # The graph reads this tensor at every replay; start_epoch keeps it the group's lr.
+            self._lr = torch.tensor(float(learning_rate), device=device)
             self.optimizer = torch.optim.Adam(
-                [self._flat.param], lr=torch.tensor(float(learning_rate), device=device),
-                weight_decay=weight_decay, capturable=True, foreach=True,
+                [self._flat.param], lr=self._lr, weight_decay=weight_decay, capturable=True, foreach=True,
             )
             self._clip = GradientClipper(self._flat.grad, clip_norm) if clip_norm > 0 else None
             self._total = torch.zeros((), device=device, dtype=features.dtype)
@@ -80,7 +85,9 @@ class CudaGraphStep:
         saved_buffers = [buffer.detach().clone() for buffer in self._module.buffers()]
         self._module.train()
         try:
-            with torch.cuda.device(self._device):
+            # The outer stream context puts the current stream back even when the capture fails inside
+            # torch.cuda.graph, whose exit then skips restoring it (the eager fallback runs on it).
+            with torch.cuda.device(self._device), torch.cuda.stream(torch.cuda.current_stream(self._device)):
                 self._index.copy_(self._order[: self._batch_size])
                 side = torch.cuda.Stream()
                 side.wait_stream(torch.cuda.current_stream())
@@ -89,11 +96,12 @@ class CudaGraphStep:
                         self._body(self._index)
                 torch.cuda.current_stream().wait_stream(side)
                 graph = torch.cuda.CUDAGraph()
-                # thread_local: another job's CUDA work on another thread must not invalidate this capture.
+                # thread_local: CUDA work of other threads (the backward pass runs on autograd's) is
+                # not checked against this capture.
                 with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                     self._body(self._index)
         finally:
-            # Warm-up and capture trained for real: start from the weights and state of before.
+            # The warm-up steps trained for real: start from the weights and state of before.
             with torch.no_grad():
                 self._flat.param.detach().copy_(saved_params)
                 for buffer, saved in zip(self._module.buffers(), saved_buffers, strict=True):
@@ -108,7 +116,11 @@ class CudaGraphStep:
         return graph
 
     def start_epoch(self, order: torch.Tensor) -> None:
-        """Remember the epoch's order and reset the loss sum (on the device)."""
+        """Remember the epoch's order, reset the loss sum (on the device), re-seat a replaced lr."""
+        group = self.optimizer.param_groups[0]
+        if group["lr"] is not self._lr:  # a scheduler wrote a float: the graph only sees the tensor
+            self._lr.fill_(float(group["lr"]))
+            group["lr"] = self._lr
         self._order = order
         self._total.zero_()
 
@@ -117,6 +129,8 @@ class CudaGraphStep:
         if stop - start == self._batch_size:
             self._index.copy_(self._order[start:stop])
             self._graph.replay()
+            # What Optimizer.step records for schedulers; a replay does not run Python's step.
+            self.optimizer._opt_called = True  # type: ignore[attr-defined]
         else:
             self._body(self._order[start:stop])
 

@@ -15,6 +15,8 @@ from torch import nn
 
 __all__ = ["FlatParameters", "ParameterViews", "ShuffledData", "GradientClipper", "FlatAdam"]
 
+_ALIGN_BYTES = 64
+
 
 @dataclass(frozen=True)
 class ParameterViews:
@@ -38,13 +40,19 @@ class FlatParameters:
         first = self._parameters[0]
         if any(p.device != first.device or p.dtype != first.dtype for p in self._parameters):
             raise ValueError("flat parameters need one device and one dtype")
-        total = sum(p.numel() for p in self._parameters)
-        self.param = nn.Parameter(torch.empty(total, device=first.device, dtype=first.dtype))
+        # Each parameter starts on a 64-byte boundary (BLAS kernels, cuBLASLt's bias epilogue among
+        # them, want aligned pointers); the padding stays zero in the parameter, gradient and Adam
+        # moments, so it changes neither the gradient norm nor any update.
+        align = max(1, _ALIGN_BYTES // first.element_size())
+        offsets, total = [], 0
+        for parameter in self._parameters:
+            offsets.append(total)
+            total += -(-parameter.numel() // align) * align
+        self.param = nn.Parameter(torch.zeros(total, device=first.device, dtype=first.dtype))
         self.param.grad = torch.zeros_like(self.param)
         self.views: dict[nn.Parameter, ParameterViews] = {}
-        offset = 0
         with torch.no_grad():
-            for parameter in self._parameters:
+            for parameter, offset in zip(self._parameters, offsets, strict=True):
                 size = parameter.numel()
                 value = self.param.detach()[offset : offset + size].view_as(parameter)
                 grad = self.param.grad[offset : offset + size].view_as(parameter)
@@ -52,7 +60,6 @@ class FlatParameters:
                 parameter.data = value
                 parameter.grad = grad
                 self.views[parameter] = ParameterViews(value, grad)
-                offset += size
 
     @property
     def grad(self) -> torch.Tensor:

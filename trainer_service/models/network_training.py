@@ -213,6 +213,7 @@ def _epochs(
     started = time.perf_counter()
     for epoch in range(1, settings.epochs + 1):
         epoch_started = time.perf_counter()
+        # A device tensor on CUDA: reading it syncs, but the queue is idle since last epoch's losses.
         learning_rate = float(optimizer.param_groups[0]["lr"])
         module.train()
         step.start_epoch(torch.randperm(rows, device=device, generator=generator))
@@ -223,7 +224,7 @@ def _epochs(
         epoch_losses = [step.finish_epoch() / rows]
         if validation is not None:
             epoch_losses.append(_mean_loss(module, loss_fn, validation))
-        synced = torch.stack(epoch_losses).tolist()  # the one host sync of the epoch
+        synced = torch.stack(epoch_losses).tolist()  # the epoch's one sync with work in flight
         train_loss = synced[0]
         validation_loss = synced[1] if validation is not None else None
         now = time.perf_counter()

@@ -114,7 +114,7 @@ def make_step(
             if engine is Engine.CUDA_GRAPH:
                 raise
             logger.warning("CUDA graph capture failed (%s: %s); training with the eager step",
-                           type(error).__name__, error)
+                           type(error).__name__, error, exc_info=True)  # the log shows the chained cause
         return EagerStep(*args)
     if engine is Engine.AUTO and device.type != "cpu":
         return EagerStep(*args)  # e.g. MPS: the reference step, as before

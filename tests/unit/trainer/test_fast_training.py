@@ -13,10 +13,11 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from tests.unit.trainer._training import assert_same_state, nonlinear_data, train_with, training_settings
 from trainer_service.events import JobCancelled
 from trainer_service.models.fast_step import ExplicitStep, FlatAutogradStep
 from trainer_service.models.flat_parameters import FlatAdam, FlatParameters, GradientClipper
-from trainer_service.models.network_training import Engine, TrainingSettings, build_network, train_network
+from trainer_service.models.network_training import Engine, build_network, train_network
 from trainer_service.models.neural_network import NeuralNetworkRegressor
 from trainer_service.models.training_steps import EagerStep, make_step
 
@@ -32,83 +33,55 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-def _settings(**changes: object) -> TrainingSettings:
-    values: dict[str, object] = dict(
-        epochs=3, learning_rate=0.01, batch_size=32, weight_decay=1e-3, gradient_clip_norm=0.5,
-        early_stopping=False, patience=10, lr_schedule="none",
-    )
-    values.update(changes)
-    return TrainingSettings(**values)  # type: ignore[arg-type]
-
-
-def _data(rows: int = 203, features: int = 6, classes: int = 0,
-          device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Non-linear data: 203 rows leave a short last batch of 11 at batch size 32."""
-    generator = torch.Generator().manual_seed(1)
-    x = torch.randn(rows, features, generator=generator)
-    y = torch.sin(x[:, 0]) + x[:, 1] ** 2 + 0.5 * x[:, 2] * x[:, 3]
-    if classes:
-        codes = torch.bucketize(y, torch.quantile(y, torch.linspace(0, 1, classes + 1)[1:-1]))
-        return x.to(device), codes.to(device)
-    return x.to(device), y.reshape(-1, 1).to(device)
-
-
-def _train(engine: Engine, *, dropout: float = 0.0, classes: int = 0, device: str = "cpu",
-           loss_fn: nn.Module | None = None, rows: int = 203,
-           **changes: object) -> tuple[nn.Module, list[float]]:
-    """Train a fresh seeded network with `engine`; returns it and its per-epoch training losses."""
-    x, y = _data(rows=rows, classes=classes, device=device)
-    torch.manual_seed(0)
-    module = build_network(x.shape[1], (16, 8), max(classes, 1), dropout).to(device)
-    generator = torch.Generator(device=device).manual_seed(0)
-    loss = loss_fn or (nn.CrossEntropyLoss() if classes else nn.MSELoss())
-    history = train_network(module, loss, (x, y), None, settings=_settings(**changes), generator=generator,
-                            reporter=None, engine=engine)
-    return module, history.train_losses
-
-
-def _assert_same_state(first: nn.Module, second: nn.Module, *, rtol: float, atol: float) -> None:
-    one, two = first.state_dict(), second.state_dict()
-    assert one.keys() == two.keys()
-    for name, value in one.items():
-        torch.testing.assert_close(two[name].cpu(), value.cpu(), rtol=rtol, atol=atol, msg=name)
-
-
 @pytest.mark.parametrize("classes", [0, 3], ids=["regression", "classification"])
 def test_explicit_step_reproduces_the_eager_reference(classes: int) -> None:
-    eager, eager_losses = _train(Engine.EAGER, classes=classes)
-    fast, fast_losses = _train(Engine.FAST, classes=classes)
+    eager, eager_losses = train_with(Engine.EAGER, classes=classes)
+    fast, fast_losses = train_with(Engine.FAST, classes=classes)
     np.testing.assert_allclose(fast_losses, eager_losses, rtol=1e-5)
-    _assert_same_state(eager, fast, rtol=1e-4, atol=1e-5)  # weights, BatchNorm statistics, batch counts
+    assert_same_state(eager, fast, rtol=1e-4, atol=1e-5)  # weights, BatchNorm statistics, batch counts
+
+
+def test_odd_layer_widths_train_alike_with_every_parameter_aligned() -> None:
+    # 7 features, widths 13 and 5: without padding most parameters would start off a 16-byte boundary.
+    module = build_network(7, (13, 5), 1, 0.0)
+    flat = FlatParameters(module)
+    base = flat.param.data_ptr()
+    assert all((parameter.data_ptr() - base) % 64 == 0 for parameter in module.parameters())
+    assert flat.param.numel() > sum(parameter.numel() for parameter in module.parameters())
+    flat.release()
+    eager, eager_losses = train_with(Engine.EAGER, features=7, hidden=(13, 5))
+    fast, fast_losses = train_with(Engine.FAST, features=7, hidden=(13, 5))  # clipped: padding adds no norm
+    np.testing.assert_allclose(fast_losses, eager_losses, rtol=1e-5)
+    assert_same_state(eager, fast, rtol=1e-4, atol=1e-5)
 
 
 def test_flat_autograd_step_reproduces_the_eager_reference() -> None:
     # A Huber loss is not one ExplicitStep knows, so FAST falls back to autograd on the flat buffers.
-    eager, eager_losses = _train(Engine.EAGER, loss_fn=nn.HuberLoss())
-    fast, fast_losses = _train(Engine.FAST, loss_fn=nn.HuberLoss())
+    eager, eager_losses = train_with(Engine.EAGER, loss_fn=nn.HuberLoss())
+    fast, fast_losses = train_with(Engine.FAST, loss_fn=nn.HuberLoss())
     np.testing.assert_allclose(fast_losses, eager_losses, rtol=1e-5)
-    _assert_same_state(eager, fast, rtol=1e-4, atol=1e-5)
+    assert_same_state(eager, fast, rtol=1e-4, atol=1e-5)
 
 
 def test_a_trailing_single_row_joins_the_last_batch_in_both_engines() -> None:
-    eager, eager_losses = _train(Engine.EAGER, rows=193)  # 6 batches of 32, then one row: 32 + 33
-    fast, fast_losses = _train(Engine.FAST, rows=193)
+    eager, eager_losses = train_with(Engine.EAGER, rows=193)  # 6 batches of 32, then one row: 32 + 33
+    fast, fast_losses = train_with(Engine.FAST, rows=193)
     np.testing.assert_allclose(fast_losses, eager_losses, rtol=1e-5)
-    _assert_same_state(eager, fast, rtol=1e-4, atol=1e-5)
+    assert_same_state(eager, fast, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "reduce_on_plateau"])
 def test_schedules_drive_the_fast_engine_like_the_eager_one(schedule: str) -> None:
-    eager, eager_losses = _train(Engine.EAGER, lr_schedule=schedule, epochs=8)
+    eager, eager_losses = train_with(Engine.EAGER, lr_schedule=schedule, epochs=8)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. "lr_scheduler.step() before optimizer.step()"
-        fast, fast_losses = _train(Engine.FAST, lr_schedule=schedule, epochs=8)
+        fast, fast_losses = train_with(Engine.FAST, lr_schedule=schedule, epochs=8)
     np.testing.assert_allclose(fast_losses, eager_losses, rtol=1e-4)
-    _assert_same_state(eager, fast, rtol=1e-3, atol=1e-4)
+    assert_same_state(eager, fast, rtol=1e-3, atol=1e-4)
 
 
 def test_make_step_picks_the_explicit_step_on_the_cpu() -> None:
-    x, y = _data()
+    x, y = nonlinear_data()
     module = build_network(6, (16, 8), 1, 0.2)
     options = dict(learning_rate=0.01, weight_decay=0.0, clip_norm=1.0, batch_size=32)
     step = make_step(Engine.AUTO, module, nn.MSELoss(), (x, y), **options)
@@ -123,7 +96,7 @@ def test_make_step_picks_the_explicit_step_on_the_cpu() -> None:
 
 
 def test_dropout_masks_keep_one_minus_p_and_rescale() -> None:
-    x, y = _data(rows=4096)
+    x, y = nonlinear_data(rows=4096)
     module = build_network(6, (64, 32), 1, 0.25)
     step = ExplicitStep(module, nn.MSELoss(), (x, y), 0.01, 0.0, 1.0)
     step.start_epoch(torch.randperm(4096))
@@ -136,14 +109,17 @@ def test_dropout_masks_keep_one_minus_p_and_rescale() -> None:
 
 
 def test_dropout_trains_as_well_as_the_eager_reference() -> None:
-    _, eager_losses = _train(Engine.EAGER, dropout=0.2, epochs=20, rows=1000)
-    _, fast_losses = _train(Engine.FAST, dropout=0.2, epochs=20, rows=1000)
+    _, eager_losses = train_with(Engine.EAGER, dropout=0.2, epochs=20, rows=1000)
+    _, fast_losses = train_with(Engine.FAST, dropout=0.2, epochs=20, rows=1000)
     assert fast_losses[-1] < fast_losses[0] / 2
     assert fast_losses[-1] == pytest.approx(eager_losses[-1], rel=0.25)
 
 
-def _flat_grads(module: nn.Module) -> torch.Tensor:
-    return torch.cat([p.grad.reshape(-1) for p in module.parameters() if p.grad is not None])
+def _copy_grads(source: nn.Module, flat_module: nn.Module) -> None:
+    """Write each of source's gradients into the matching view of flat_module's flat gradient."""
+    for origin, parameter in zip(source.parameters(), flat_module.parameters(), strict=True):
+        assert origin.grad is not None and parameter.grad is not None
+        parameter.grad.copy_(origin.grad)
 
 
 @pytest.mark.parametrize("max_norm", [0.05, 1e6], ids=["clipping", "below-the-limit"])
@@ -151,11 +127,11 @@ def test_flat_clipping_equals_clip_grad_norm(max_norm: float) -> None:
     reference = build_network(6, (16, 8), 1, 0.0)
     flat_module = build_network(6, (16, 8), 1, 0.0)
     flat_module.load_state_dict(reference.state_dict())
-    x, y = _data()
+    x, y = nonlinear_data()
     for module in (reference, flat_module):
         nn.MSELoss()(module(x), y).backward()
     flat = FlatParameters(flat_module)
-    flat.grad.copy_(_flat_grads(reference))
+    _copy_grads(reference, flat_module)
     nn.utils.clip_grad_norm_(reference.parameters(), max_norm)
     GradientClipper(flat.grad, max_norm)()
     for expected, actual in zip(reference.parameters(), flat_module.parameters(), strict=True):
@@ -173,7 +149,7 @@ def test_flat_adam_is_torch_adam_on_every_parameter() -> None:
     for _ in range(5):
         for parameter in reference.parameters():
             parameter.grad = torch.randn(parameter.shape, generator=generator)
-        flat.grad.copy_(_flat_grads(reference))
+        _copy_grads(reference, flat_module)
         optimizer.step()
         adam.step()
     for expected, actual in zip(reference.parameters(), flat_module.parameters(), strict=True):
@@ -187,7 +163,7 @@ def test_flat_parameters_are_views_until_released(tmp_path) -> None:
     flat = FlatParameters(module)
     start = flat.param.data_ptr()
     end = start + flat.param.numel() * flat.param.element_size()
-    x, y = _data()
+    x, y = nonlinear_data()
     nn.MSELoss()(module(x), y).backward()  # autograd accumulates into the views
     for parameter in module.parameters():
         assert start <= parameter.data_ptr() < end
@@ -209,7 +185,7 @@ def _loaded(state: dict[str, torch.Tensor]) -> nn.Module:
 
 
 def test_cancel_takes_effect_within_one_batch(make_reporter: Callable[..., object]) -> None:
-    x, y = _data(rows=2000, features=4)
+    x, y = nonlinear_data(rows=2000, features=4)
     reporter = make_reporter(cancel_after=20)
     model = NeuralNetworkRegressor(hidden_layers=(16, 8), batch_size=128, epochs=50, reporter=reporter)
     with pytest.raises(JobCancelled):
@@ -219,11 +195,11 @@ def test_cancel_takes_effect_within_one_batch(make_reporter: Callable[..., objec
 
 
 def test_a_cancelled_fast_step_leaves_ordinary_parameters(make_reporter: Callable[..., object]) -> None:
-    x, y = _data()
+    x, y = nonlinear_data()
     module = build_network(6, (16, 8), 1, 0.0)
     reporter = make_reporter(cancel_after=3)
     with pytest.raises(JobCancelled):
-        train_network(module, nn.MSELoss(), (x, y), None, settings=_settings(), reporter=reporter,
+        train_network(module, nn.MSELoss(), (x, y), None, settings=training_settings(), reporter=reporter,
                       generator=torch.Generator().manual_seed(0), engine=Engine.FAST)
     pointers = [p.data_ptr() for p in module.parameters()]
     assert len(set(pointers)) == len(pointers) and all(p.grad is None for p in module.parameters())
@@ -235,7 +211,7 @@ def test_early_stopping_restores_the_best_weights_with_the_fast_engine() -> None
     y = (x[:, :1] + torch.randn(120, 1, generator=generator))  # noisy and small: overfits quickly
     torch.manual_seed(0)
     module = build_network(8, (256, 256), 1, 0.0)
-    settings = _settings(epochs=300, batch_size=16, weight_decay=0.0, gradient_clip_norm=1.0,
+    settings = training_settings(epochs=300, batch_size=16, weight_decay=0.0, gradient_clip_norm=1.0,
                          early_stopping=True, patience=5)
     history = train_network(module, nn.MSELoss(), (x[:80], y[:80]), (x[80:], y[80:]), settings=settings,
                             generator=torch.Generator().manual_seed(0), reporter=None, engine=Engine.FAST)
@@ -261,31 +237,42 @@ def test_cpu_training_never_imports_the_cuda_graph_module() -> None:
 
 @cuda_only
 def test_cuda_graph_step_matches_the_eager_reference() -> None:
-    eager, eager_losses = _train(Engine.EAGER, device="cuda", epochs=4)
-    graph, graph_losses = _train(Engine.CUDA_GRAPH, device="cuda", epochs=4)
+    eager, eager_losses = train_with(Engine.EAGER, device="cuda", epochs=4)
+    graph, graph_losses = train_with(Engine.CUDA_GRAPH, device="cuda", epochs=4)
     np.testing.assert_allclose(graph_losses, eager_losses, rtol=1e-3)
-    _assert_same_state(eager, graph, rtol=1e-3, atol=1e-4)
+    assert_same_state(eager, graph, rtol=1e-3, atol=1e-4)
 
 
 @cuda_only
-def test_cuda_graph_step_follows_the_learning_rate_schedule() -> None:
-    eager, eager_losses = _train(Engine.EAGER, device="cuda", epochs=6, lr_schedule="cosine")
-    graph, graph_losses = _train(Engine.CUDA_GRAPH, device="cuda", epochs=6, lr_schedule="cosine")
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(epochs=6, lr_schedule="cosine"),
+        dict(epochs=24, lr_schedule="reduce_on_plateau", validate=True),  # lowers the rate after epoch 21
+        dict(epochs=60, learning_rate=0.05, early_stopping=True, patience=3, validate=True),
+    ],
+    ids=["cosine", "reduce_on_plateau", "early_stopping"],
+)
+def test_cuda_graph_step_follows_schedules_and_early_stopping(options: dict[str, object]) -> None:
+    eager, eager_losses = train_with(Engine.EAGER, device="cuda", **options)  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. "lr_scheduler.step() before optimizer.step()"
+        graph, graph_losses = train_with(Engine.CUDA_GRAPH, device="cuda", **options)  # type: ignore[arg-type]
     np.testing.assert_allclose(graph_losses, eager_losses, rtol=1e-3)
-    _assert_same_state(eager, graph, rtol=1e-3, atol=1e-4)
+    assert_same_state(eager, graph, rtol=1e-3, atol=1e-4)
 
 
 @cuda_only
 def test_auto_on_cuda_captures_a_graph_and_classifies() -> None:
     from trainer_service.models.cuda_graph import CudaGraphStep
 
-    x, y = _data(classes=3, device="cuda")
+    x, y = nonlinear_data(classes=3, device="cuda")
     module = build_network(6, (16, 8), 3, 0.2).cuda()
     step = make_step(Engine.AUTO, module, nn.CrossEntropyLoss(), (x, y), learning_rate=0.01,
                      weight_decay=0.0, clip_norm=1.0, batch_size=32)
     assert isinstance(step, CudaGraphStep)
     step.close()
-    _, losses = _train(Engine.AUTO, device="cuda", classes=3, dropout=0.2, epochs=15)
+    _, losses = train_with(Engine.AUTO, device="cuda", classes=3, dropout=0.2, epochs=15)
     assert losses[-1] < losses[0]
 
 
@@ -293,7 +280,7 @@ def test_auto_on_cuda_captures_a_graph_and_classifies() -> None:
 def test_a_failed_capture_falls_back_to_eager_with_the_weights_untouched(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    x, y = _data(device="cuda")
+    x, y = nonlinear_data(device="cuda")
     module = build_network(6, (16, 8), 1, 0.0).cuda()
     before = {name: value.clone() for name, value in module.state_dict().items()}
 
@@ -305,12 +292,12 @@ def test_a_failed_capture_falls_back_to_eager_with_the_weights_untouched(
                      clip_norm=1.0, batch_size=32)
     assert isinstance(step, EagerStep)
     assert "CUDA graph capture failed" in caplog.text
-    _assert_same_state(module, _loaded(before).cuda(), rtol=0, atol=0)
+    assert_same_state(module, _loaded(before).cuda(), rtol=0, atol=0)
     pointers = [p.data_ptr() for p in module.parameters()]
     assert len(set(pointers)) == len(pointers)  # the flat buffer was released
 
 
 @cuda_only
 def test_too_few_rows_for_a_full_batch_train_eagerly_on_cuda() -> None:
-    _, losses = _train(Engine.AUTO, device="cuda", rows=20, epochs=3)
+    _, losses = train_with(Engine.AUTO, device="cuda", rows=20, epochs=3)
     assert len(losses) == 3 and all(np.isfinite(losses))

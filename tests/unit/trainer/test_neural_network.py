@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Iterator
 
@@ -205,11 +206,15 @@ def test_predict_is_safe_while_weights_are_replaced(nonlinear: tuple[np.ndarray,
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_training_on_cuda_and_restoring_on_cpu(nonlinear: tuple[np.ndarray, np.ndarray]) -> None:
+def test_training_on_cuda_and_restoring_on_cpu(
+    nonlinear: tuple[np.ndarray, np.ndarray], caplog: pytest.LogCaptureFixture
+) -> None:
     x, y = nonlinear
-    model = NeuralNetworkRegressor(**FAST, epochs=30, device="cuda").fit(
-        x[:1600], y[:1600], X_val=x[1600:], y_val=y[1600:]
-    )
+    with caplog.at_level(logging.INFO, logger="trainer_service.models"):
+        model = NeuralNetworkRegressor(**FAST, epochs=30, device="cuda").fit(
+            x[:1600], y[:1600], X_val=x[1600:], y_val=y[1600:]
+        )
+    assert "captured the training step in a CUDA graph" in caplog.text  # not the eager fallback
     assert model.device_.startswith("cuda:")
     assert r2_score(y[1600:], model.predict(x[1600:])) >= 0.9
     tensors = model.state_tensors()
