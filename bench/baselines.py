@@ -21,7 +21,7 @@ from trainer_service.events import EpochProgress
 from trainer_service.models.network_training import build_network
 from trainer_service.models.neural_network import NeuralNetworkRegressor
 
-__all__ = ["Run", "HIDDEN", "median_epoch_ms", "plain_torch_loop", "cuda_graph_loop", "skorch_run",
+__all__ = ["Run", "HIDDEN", "median_epoch_ms", "plain_torch_loop", "cuda_graph_loop", "skorch_problem", "skorch_run",
            "mlp_regressor", "in_process", "best_of"]
 
 HIDDEN = (128, 64, 32)
@@ -154,6 +154,15 @@ def cuda_graph_loop(data: Regression, epochs: int, batch_size: int) -> Run:
         torch.stack([total / len(x), _validation_loss(module, xv, yv)]).tolist()
         ends.append(time.perf_counter() - started)
     return Run("raw CUDA-graph loop", median_epoch_ms(ends), _r2(module, data, device), epochs)
+
+
+def skorch_problem() -> str | None:
+    """Why skorch does not import here (its ImportError, e.g. a dependency left out), or None."""
+    try:
+        from skorch import NeuralNetRegressor  # noqa: F401
+    except ImportError as error:
+        return str(error)
+    return None
 
 
 def skorch_run(data: Regression, epochs: int, batch_size: int, device: str = "cpu") -> Run | None:

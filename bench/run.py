@@ -13,6 +13,7 @@ import importlib.metadata
 import os
 import platform
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -165,12 +166,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = Report(_machine(args.gpu), _description(args.gpu, argv))
     report.notes.extend(_NOTES)
     started, load_before = time.monotonic(), os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="mlsuite-bench-") as scratch:
-        work = Path(scratch)
-        if args.gpu:
-            _gpu_suite(report, work, args.quick)
-        else:
-            _cpu_suite(report, work, args.quick, {int(f) for f in args.figures.split(",")})
+    # A time limit (timeout's SIGTERM) or Ctrl-C still writes what was measured: on a lent GPU
+    # machine a run cut short must not lose its finished figures.
+    signal.signal(signal.SIGTERM, _interrupted)
+    stopped = False
+    try:
+        with tempfile.TemporaryDirectory(prefix="mlsuite-bench-") as scratch:
+            work = Path(scratch)
+            if args.gpu:
+                _gpu_suite(report, work, args.quick)
+            else:
+                _cpu_suite(report, work, args.quick, {int(f) for f in args.figures.split(",")})
+    except KeyboardInterrupt:
+        stopped = True
+        report.description.append("**Stopped before the end** (interrupted): only the figures finished are here.")
+        print("\ninterrupted: writing the figures finished so far", file=sys.stderr)
     minutes = (time.monotonic() - started) / 60
     report.description.append(
         f"The whole run took {minutes:.1f} minutes; load average (1 min) {load_before:.1f} before, "
@@ -180,7 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nwrote {markdown} and {plot} ({minutes:.1f} min)")
     met = [c for c in report.comparisons if c.met is not None]
     print(f"targets met: {sum(bool(c.met) for c in met)} of {len(met)}")
-    return 0
+    return 130 if stopped else 0
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def training_figure(report: Report, session: TrainerSession, work: Path, configs
         if skorch is not None:
             runs["skorch"] = skorch
         else:
-            report.notes.append("skorch is not installed: `pip install skorch` to include it")
+            note = f"skorch left out: it does not import here ({baselines.skorch_problem()})"
+            if note not in report.notes:
+                report.notes.append(note)
         if device == "cpu":
             mlp = [baselines.mlp_regressor(data, config.epochs, config.batch_size, threads)
                    for threads in (1, None)]
