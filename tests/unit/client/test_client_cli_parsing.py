@@ -138,6 +138,7 @@ def test_train_command_line() -> None:
 
 _TRAIN = ["train", "--dataset", "datasets/d", "--target", "y", "--model-type", "ridge"]
 _INT64 = "-9223372036854775808..9223372036854775807"
+_FRACTION = "--validation-fraction: must be a finite number in [0, 0.5], got"
 
 
 def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -198,6 +199,48 @@ def test_cli_refuses_an_out_of_range_page_size_without_a_traceback() -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "argument --page-size: must be in 0..2147483647, got 99999999999" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "0", "-1", "1e10", "1e300", "86400.5"])
+def test_timeouts_that_grpc_would_expire_at_once_are_usage_errors(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stderr = _usage_error([f"--timeout={value}", "download", "status"], capsys)
+    assert f"argument --timeout: must be a finite number in (0, 86400], got {value}" in stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--timeout", "soon", "download", "status"], "--timeout: expected a number in (0, 86400], got 'soon'"),
+        ([*_TRAIN, "--validation-fraction", "nan"], f"{_FRACTION} nan"),
+        ([*_TRAIN, "--validation-fraction", "inf"], f"{_FRACTION} inf"),
+        ([*_TRAIN, "--validation-fraction", "0.6"], f"{_FRACTION} 0.6"),
+        ([*_TRAIN, "--validation-fraction", "-0.1"], "must be a finite number in [0, 0.5], got -0.1"),
+        ([*_TRAIN, "--param", "learning_rate=1e999"], "1e999 is too large for a 64-bit float"),
+    ],
+)
+def test_float_flags_outside_their_range_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert message in _usage_error(argv, capsys)
+
+
+def test_float_flags_accept_their_bounds() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["--timeout", "86400", "download", "status"]).timeout == 86400.0
+    assert parser.parse_args(["--timeout", "0.001", "download", "status"]).timeout == 0.001
+    assert parser.parse_args(["download", "status"]).timeout == 30.0
+    assert parser.parse_args([*_TRAIN, "--validation-fraction", "0.5"]).validation_fraction == 0.5
+    assert parser.parse_args([*_TRAIN, "--validation-fraction", "0"]).validation_fraction == 0.0
+    assert parse_value("1e308") == 1e308
+
+
+def test_cli_refuses_an_infinite_timeout_before_calling() -> None:
+    result = _run_cli("--timeout", "inf", "download", "status")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "DEADLINE_EXCEEDED" not in result.stderr
+    assert "argument --timeout: must be a finite number in (0, 86400], got inf" in result.stderr
 
 
 def test_predict_csv_is_coerced_to_the_feature_schema() -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from mlsuite_client.cli._arg_types import INT64_MAX, INT64_MIN, int_range
+from mlsuite_client.cli._arg_types import INT64_MAX, INT64_MIN, float_range, int_range
 from mlsuite_client.cli._progress import follow
 from mlsuite_client.cli._trainer_common import err, out, trainer_client, usage_errors
 from mlsuite_client.trainer_types import (
@@ -39,7 +40,10 @@ def parse_value(text: str) -> HyperparameterValue:
     if _INT.fullmatch(value):
         return _int64(value)
     if _FLOAT.fullmatch(value):
-        return float(value)
+        number = float(value)
+        if math.isinf(number):  # "1e999" overflows to inf, which no hyperparameter takes
+            raise ValueError(f"{value} is too large for a 64-bit float")
+        return number
     bracketed = value.startswith("[") and value.endswith("]")
     inner = value[1:-1] if bracketed else value
     if bracketed or "," in inner:
@@ -132,7 +136,10 @@ def register(commands: Any) -> None:
         "early_stopping=true (see `mlsuite models types`)",
     )
     train.add_argument(
-        "--validation-fraction", type=float, default=0.0, help="held-out share in (0, 0.5]; default 0.2"
+        "--validation-fraction",
+        type=float_range(0, 0.5),
+        default=0.0,
+        help="held-out share in (0, 0.5]; 0, the default, means 0.2",
     )
     train.add_argument(
         "--seed",
