@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import grpc
 import pandas as pd
 import pytest
 from mlsuite.trainer.v1 import trainer_service_pb2 as pb
 
+import mlsuite_client
 from mlsuite_client.cli import build_parser
 from mlsuite_client.cli._trainer_common import describe_parameter, fmt_duration, fmt_value, reattach_command
 from mlsuite_client.cli.predict import columns_from_frame
@@ -129,6 +134,113 @@ def test_train_command_line() -> None:
             ["train", "--dataset", "d", "--target", "y", "--model-type", "m", "--param", "x"]
         )
     assert exc.value.code == 2
+
+
+_TRAIN = ["train", "--dataset", "datasets/d", "--target", "y", "--model-type", "ridge"]
+_INT64 = "-9223372036854775808..9223372036854775807"
+_FRACTION = "--validation-fraction: must be a finite number in [0, 0.5], got"
+
+
+def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The stderr of a command line that argparse must refuse with exit status 2."""
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(argv)
+    assert exc.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["download", "list", "--page-size", "99999999999"], "--page-size: must be in 0..2147483647, got 99999999999"),
+        (["download", "list", "--page-size", "2147483648"], "--page-size: must be in 0..2147483647, got 2147483648"),
+        (["download", "list", "--page-size", "-1"], "--page-size: must be in 0..2147483647, got -1"),
+        (["download", "list", "--page-size", "abc"], "--page-size: expected an integer in 0..2147483647, got 'abc'"),
+        (["jobs", "watch", "trainingJobs/j", "--after", str(2**63)], f"--after: must be in 0..{2**63 - 1}, got"),
+        (["jobs", "watch", "trainingJobs/j", "--after", "-1"], f"--after: must be in 0..{2**63 - 1}, got -1"),
+        ([*_TRAIN, "--seed", str(2**63)], f"--seed: must be in {_INT64}, got {2**63}"),
+        ([*_TRAIN, "--seed", str(-(2**63) - 1)], f"--seed: must be in {_INT64}, got {-(2**63) - 1}"),
+        ([*_TRAIN, "--param", "epochs=99999999999999999999"], f"outside the 64-bit integer range {_INT64}"),
+        ([*_TRAIN, "--param", "hidden_layers=64,99999999999999999999"], "99999999999999999999 is outside the 64-bit"),
+        (["predict", "models/m", "-i", "x.csv", "--batch-size", "0"], "--batch-size: must be in 1..10000, got 0"),
+    ],
+)
+def test_integer_flags_outside_the_proto_range_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert message in _usage_error(argv, capsys)
+
+
+def test_integer_flags_accept_the_proto_range_bounds() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["download", "list", "--page-size", "2147483647"]).page_size == 2**31 - 1
+    assert parser.parse_args(["jobs", "watch", "trainingJobs/j", "--after", str(2**63 - 1)]).after == 2**63 - 1
+    assert parser.parse_args([*_TRAIN, "--seed", str(-(2**63))]).seed == -(2**63)
+    assert parse_value(str(2**63 - 1)) == 2**63 - 1 and parse_value(f"[{-(2**63)}]") == (-(2**63),)
+
+
+def _run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The real `mlsuite` in a subprocess, importing the same client and protos as this test."""
+    client_dir = Path(mlsuite_client.__file__).resolve().parents[1]
+    protos_dir = Path(pb.__file__).resolve().parents[3]
+    path = os.pathsep.join([str(client_dir), str(protos_dir), os.environ.get("PYTHONPATH", "")])
+    return subprocess.run(
+        # Port 1 refuses connections: a value that reached the network would fail with exit status 1.
+        [sys.executable, "-m", "mlsuite_client", "--trainer", "127.0.0.1:1", "--downloader", "127.0.0.1:1", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+
+
+def test_cli_refuses_an_out_of_range_page_size_without_a_traceback() -> None:
+    result = _run_cli("download", "list", "--page-size", "99999999999")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "argument --page-size: must be in 0..2147483647, got 99999999999" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "0", "-1", "1e10", "1e300", "86400.5"])
+def test_timeouts_that_grpc_would_expire_at_once_are_usage_errors(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stderr = _usage_error([f"--timeout={value}", "download", "status"], capsys)
+    assert f"argument --timeout: must be a finite number in (0, 86400], got {value}" in stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--timeout", "soon", "download", "status"], "--timeout: expected a number in (0, 86400], got 'soon'"),
+        ([*_TRAIN, "--validation-fraction", "nan"], f"{_FRACTION} nan"),
+        ([*_TRAIN, "--validation-fraction", "inf"], f"{_FRACTION} inf"),
+        ([*_TRAIN, "--validation-fraction", "0.6"], f"{_FRACTION} 0.6"),
+        ([*_TRAIN, "--validation-fraction", "-0.1"], "must be a finite number in [0, 0.5], got -0.1"),
+        ([*_TRAIN, "--param", "learning_rate=1e999"], "1e999 is too large for a 64-bit float"),
+    ],
+)
+def test_float_flags_outside_their_range_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert message in _usage_error(argv, capsys)
+
+
+def test_float_flags_accept_their_bounds() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["--timeout", "86400", "download", "status"]).timeout == 86400.0
+    assert parser.parse_args(["--timeout", "0.001", "download", "status"]).timeout == 0.001
+    assert parser.parse_args(["download", "status"]).timeout == 30.0
+    assert parser.parse_args([*_TRAIN, "--validation-fraction", "0.5"]).validation_fraction == 0.5
+    assert parser.parse_args([*_TRAIN, "--validation-fraction", "0"]).validation_fraction == 0.0
+    assert parse_value("1e308") == 1e308
+
+
+def test_cli_refuses_an_infinite_timeout_before_calling() -> None:
+    result = _run_cli("--timeout", "inf", "download", "status")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "DEADLINE_EXCEEDED" not in result.stderr
+    assert "argument --timeout: must be a finite number in (0, 86400], got inf" in result.stderr
 
 
 def test_predict_csv_is_coerced_to_the_feature_schema() -> None:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from mlsuite_client.channel import Credentials, default_credentials
+from mlsuite_client.cli._arg_types import MAX_TIMEOUT_SECONDS, float_range
 from mlsuite_client.errors import MLSuiteError
 
 __all__ = ["main", "build_parser"]
@@ -33,7 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("MLSUITE_DOWNLOADER_TARGET", "127.0.0.1:50052"),
         help="DownloaderService address (env MLSUITE_DOWNLOADER_TARGET)",
     )
-    parser.add_argument("--timeout", type=float, default=30.0, help="deadline of each unary call, seconds")
+    parser.add_argument(
+        "--timeout",
+        type=float_range(0, MAX_TIMEOUT_SECONDS, include_low=False),
+        default=30.0,
+        metavar="SECONDS",
+        help=f"deadline of each unary call, in (0, {MAX_TIMEOUT_SECONDS}] seconds (default 30)",
+    )
     parser.add_argument(
         "--tls",
         action=argparse.BooleanOptionalAction,

@@ -16,6 +16,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from mlsuite_client.cli._arg_types import INT32_MAX, int_range
 from mlsuite_client.downloader import DownloaderClient
 from mlsuite_client.downloader_types import DownloadedModel, DownloadState, DownloadStatus
 
@@ -210,7 +211,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     cancel.set_defaults(handler=_cancel)
 
     listing = sub.add_parser("list", help="list the models in the server's cache")
-    listing.add_argument("--page-size", type=int, default=0, help="models per request (default 50)")
+    listing.add_argument(
+        "--page-size",
+        type=int_range(0, INT32_MAX),
+        default=0,
+        metavar="N",
+        help=f"models per request, 0..{INT32_MAX}: 0 means 50, the server caps it at 1000",
+    )
     listing.set_defaults(handler=_list)
 
     rm = sub.add_parser("rm", help="delete a model from the server's cache")

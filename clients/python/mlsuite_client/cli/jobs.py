@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from mlsuite_client.cli._arg_types import INT64_MAX, int_range
 from mlsuite_client.cli._progress import follow
 from mlsuite_client.cli._trainer_common import (
     err,
@@ -184,7 +185,11 @@ def register(commands: Any) -> None:
     watch = sub.add_parser("watch", help="follow a job live until it ends (Ctrl-C detaches)")
     watch.add_argument("name", metavar="NAME", help='"trainingJobs/{id}"')
     watch.add_argument(
-        "--after", type=int, default=0, metavar="N", help="replay stored events after sequence N"
+        "--after",
+        type=int_range(0, INT64_MAX),
+        default=0,
+        metavar="N",
+        help="replay stored events after sequence N (0, the default, replays them all)",
     )
     watch.set_defaults(handler=_watch)
 

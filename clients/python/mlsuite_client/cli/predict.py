@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mlsuite_client.cli._arg_types import int_range
 from mlsuite_client.cli._trainer_common import err, trainer_client, usage_errors
 from mlsuite_client.trainer import MAX_PREDICT_BATCH
 from mlsuite_client.trainer_types import FeatureColumn
@@ -80,13 +81,6 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _batch_size(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= MAX_PREDICT_BATCH:
-        raise argparse.ArgumentTypeError(f"must be in 1..{MAX_PREDICT_BATCH}")
-    return value
-
-
 def register(commands: Any) -> None:
     """Add the `predict` command to the CLI."""
     predict = commands.add_parser(
@@ -99,6 +93,10 @@ def register(commands: Any) -> None:
     predict.add_argument("--input", "-i", required=True, metavar="CSV", help="rows to predict, with a header")
     predict.add_argument("--output", "-o", metavar="CSV", help="where to write the result (default: stdout)")
     predict.add_argument(
-        "--batch-size", type=_batch_size, default=1000, metavar="N", help="rows per request (default 1000)"
+        "--batch-size",
+        type=int_range(1, MAX_PREDICT_BATCH),
+        default=1000,
+        metavar="N",
+        help=f"rows per request, 1..{MAX_PREDICT_BATCH} (default 1000)",
     )
     predict.set_defaults(handler=_predict)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
 
+from mlsuite_client.cli._arg_types import INT64_MAX, INT64_MIN, float_range, int_range
 from mlsuite_client.cli._progress import follow
 from mlsuite_client.cli._trainer_common import err, out, trainer_client, usage_errors
 from mlsuite_client.trainer_types import (
@@ -23,21 +25,31 @@ _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 
 
+def _int64(text: str) -> int:
+    value = int(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"{text.strip()} is outside the 64-bit integer range {INT64_MIN}..{INT64_MAX}")
+    return value
+
+
 def parse_value(text: str) -> HyperparameterValue:
     """A --param value: int, float, true/false, an int list ("64,32" or "[64, 32]"), else the string."""
     value = text.strip()
     if value.lower() in ("true", "false"):
         return value.lower() == "true"
     if _INT.fullmatch(value):
-        return int(value)
+        return _int64(value)
     if _FLOAT.fullmatch(value):
-        return float(value)
+        number = float(value)
+        if math.isinf(number):  # "1e999" overflows to inf, which no hyperparameter takes
+            raise ValueError(f"{value} is too large for a 64-bit float")
+        return number
     bracketed = value.startswith("[") and value.endswith("]")
     inner = value[1:-1] if bracketed else value
     if bracketed or "," in inner:
         items = [item.strip() for item in inner.split(",") if item.strip()]
         if all(_INT.fullmatch(item) for item in items):
-            return tuple(int(item) for item in items)
+            return tuple(_int64(item) for item in items)
         if bracketed:
             raise ValueError(f"a bracketed list holds integers only: {text!r}")
     return value
@@ -124,9 +136,17 @@ def register(commands: Any) -> None:
         "early_stopping=true (see `mlsuite models types`)",
     )
     train.add_argument(
-        "--validation-fraction", type=float, default=0.0, help="held-out share in (0, 0.5]; default 0.2"
+        "--validation-fraction",
+        type=float_range(0, 0.5),
+        default=0.0,
+        help="held-out share in (0, 0.5]; 0, the default, means 0.2",
     )
-    train.add_argument("--seed", type=int, default=0, help="seed of the split and initialisation")
+    train.add_argument(
+        "--seed",
+        type=int_range(INT64_MIN, INT64_MAX),
+        default=0,
+        help="seed of the split and initialisation, any 64-bit signed integer",
+    )
     train.add_argument(
         "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="where to train"
     )
