@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import ssl
 from collections.abc import Callable
@@ -17,6 +18,10 @@ __all__ = [
     "env_name",
     "add_flag",
     "parse_bool",
+    "MAX_SECONDS",
+    "positive_seconds",
+    "non_negative_seconds",
+    "port_number",
     "add_server_flags",
     "add_observability_flags",
     "observability_from_args",
@@ -75,17 +80,42 @@ def add_flag(
     parser.add_argument(flag, default=value, type=type, choices=choices, help=full_help)
 
 
-def _positive_float(text: str) -> float:
+MAX_SECONDS = 366 * 24 * 3600.0
+"""The longest duration a flag takes (a year): grpc's millisecond options and threading's timeouts
+overflow on values like 1e300, and nan or inf are never meant."""
+
+
+def _seconds(text: str, *, zero: bool) -> float:
     value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    if not math.isfinite(value) or value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds up to {MAX_SECONDS:g}, got {text!r}")
+    if value < 0 or (value == 0 and not zero):
+        raise argparse.ArgumentTypeError(f"must be {'at least 0' if zero else 'positive'}, got {text!r}")
     return value
 
 
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+def positive_seconds(text: str) -> float:
+    """A duration flag: a finite number of seconds in (0, MAX_SECONDS]."""
+    return _seconds(text, zero=False)
+
+
+def non_negative_seconds(text: str) -> float:
+    """A duration flag that may be 0: a finite number of seconds in [0, MAX_SECONDS]."""
+    return _seconds(text, zero=True)
+
+
+def port_number(text: str) -> int:
+    """A TCP port flag: 0 (pick a free one) to 65535."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port in 0..65535, got {value}")
+    return value
+
+
+def _metrics_port(text: str) -> int:
+    value = int(text)
+    if value != -1:
+        return port_number(text)
     return value
 
 
@@ -123,13 +153,13 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--insecure", default=False, type=parse_bool,
              help="serve on a non-loopback address without TLS or tokens (e.g. behind a mesh)")
     add_flag(parser, "--keepalive-time-seconds", default=defaults.keepalive_time_seconds,
-             type=_positive_float, help="idle time after which the server pings a connection")
+             type=positive_seconds, help="idle time after which the server pings a connection")
     add_flag(parser, "--keepalive-timeout-seconds", default=defaults.keepalive_timeout_seconds,
-             type=_positive_float, help="how long a keepalive ping may go unanswered before closing")
+             type=positive_seconds, help="how long a keepalive ping may go unanswered before closing")
     add_flag(parser, "--max-connection-age-seconds", default=defaults.max_connection_age_seconds,
-             type=_non_negative_float, help="send GOAWAY after a connection lived this long; 0 = never")
+             type=non_negative_seconds, help="send GOAWAY after a connection lived this long; 0 = never")
     add_flag(parser, "--max-connection-age-grace-seconds", default=defaults.max_connection_age_grace_seconds,
-             type=_non_negative_float, help="how long calls may run after that GOAWAY before they are cut")
+             type=non_negative_seconds, help="how long calls may run after that GOAWAY before they are cut")
     add_flag(parser, "--max-concurrent-streams", default=defaults.max_concurrent_streams, type=_positive_int,
              help="HTTP/2 streams (calls) per connection")
     add_flag(parser, "--max-concurrent-rpcs", default=defaults.max_concurrent_rpcs, type=_positive_int,
@@ -144,7 +174,7 @@ def add_observability_flags(parser: argparse.ArgumentParser) -> None:
     """Log format and Prometheus endpoint flags both servers share."""
     add_flag(parser, "--log-format", default="text", choices=["text", "json"],
              help="text, or json: one object per line with the RPC method, status code and request id")
-    add_flag(parser, "--metrics-port", default=-1, type=int,
+    add_flag(parser, "--metrics-port", default=-1, type=_metrics_port,
              help="serve Prometheus metrics at http://HOST:PORT/metrics; -1 = off, 0 = a free port (printed)")
     add_flag(parser, "--metrics-host", default="", help="address of the metrics endpoint; empty = --host")
 

@@ -93,6 +93,12 @@ def test_connection_flags_from_the_environment(kind: str, monkeypatch: pytest.Mo
         ["--max-concurrent-streams", "0"],
         ["--keepalive-time-seconds", "0"],
         ["--max-connection-age-seconds", "-1"],
+        # Before, these passed and then overflowed grpc's millisecond options (a traceback at start).
+        ["--keepalive-time-seconds", "1e300"],
+        ["--keepalive-timeout-seconds", "nan"],
+        ["--max-connection-age-grace-seconds", "inf"],
+        ["--metrics-port", "70000"],
+        ["--metrics-port", "-2"],
     ],
 )
 def test_bad_connection_values_are_usage_errors(kind: str, argv: list[str]) -> None:
