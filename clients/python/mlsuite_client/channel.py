@@ -34,9 +34,23 @@ __all__ = [
     "SERVICE_CONFIG",
     "KEEPALIVE_TIME_SECONDS",
     "MAX_RECEIVE_MESSAGE_BYTES",
+    "MAX_TIMEOUT_SECONDS",
+    "checked_timeout",
 ]
 
 KEEPALIVE_TIME_SECONDS = 30
+MAX_TIMEOUT_SECONDS = 366 * 24 * 3600.0
+"""The longest deadline a call takes: grpc treats one past its nanosecond clock (1e10 s and up), like
+0, a negative number, nan or inf, as already expired, so such a call fails at once."""
+
+
+def checked_timeout(timeout: float | None, *, optional: bool = False) -> float | None:
+    """`timeout` if it is a number of seconds in (0, MAX_TIMEOUT_SECONDS] (or None where `optional`)."""
+    if timeout is None and optional:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT_SECONDS:
+        raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT_SECONDS:g}], not {timeout!r}")
+    return float(timeout)
 """How often the client pings an idle connection (the servers accept every 10 s or slower)."""
 KEEPALIVE_TIMEOUT_SECONDS = 10
 MAX_RECEIVE_MESSAGE_BYTES = 64 * 1024 * 1024

@@ -20,7 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from mlsuite.downloader.v1 import downloader_service_pb2 as pb
 from mlsuite.downloader.v1 import downloader_service_pb2_grpc as pb_grpc
 
-from mlsuite_client.channel import Credentials, channel_for
+from mlsuite_client.channel import Credentials, channel_for, checked_timeout
 from mlsuite_client.downloader_types import (
     DeleteResult,
     DownloadedModel,
@@ -101,9 +101,9 @@ class DownloaderClient:
         timeout: float = 30.0,
         credentials: Credentials | None = None,
     ) -> None:
+        self.timeout: float = checked_timeout(timeout)  # type: ignore[assignment] - never None here
         self._channel, self._owns_channel = channel_for(channel_or_target, credentials)
         self._stub = pb_grpc.DownloaderServiceStub(self._channel)
-        self.timeout = timeout
 
     # -- RPCs ----------------------------------------------------------------------------------------
 
@@ -137,6 +137,7 @@ class DownloaderClient:
 
         Closing the iterator (or breaking out of a for loop over it) cancels the call.
         """
+        timeout = checked_timeout(timeout, optional=True)
         call = self._stub.WatchDownloadStatus(pb.WatchDownloadStatusRequest(), timeout=timeout)
         try:
             for response in call:

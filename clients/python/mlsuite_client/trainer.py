@@ -15,7 +15,7 @@ from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 
 from mlsuite_client import _convert as conv
 from mlsuite_client import _requests as req
-from mlsuite_client.channel import Credentials, channel_for
+from mlsuite_client.channel import Credentials, channel_for, checked_timeout
 from mlsuite_client.errors import InvalidArgumentError, from_rpc_error
 from mlsuite_client.trainer_types import (
     Dataset,
@@ -55,9 +55,9 @@ class TrainerClient:
         timeout: float = 30.0,
         credentials: Credentials | None = None,
     ) -> None:
+        self.timeout: float = checked_timeout(timeout)  # type: ignore[assignment] - never None here
         self._channel, self._owns_channel = channel_for(channel_or_target, credentials)
         self._stub = pb_grpc.TrainerServiceStub(self._channel)
-        self.timeout = timeout
 
     def close(self) -> None:
         """Close the channel if this client created it."""
@@ -74,7 +74,7 @@ class TrainerClient:
 
     def _call(self, method: Callable[..., _R], request: object, timeout: float | None = None) -> _R:
         try:
-            return method(request, timeout=self.timeout if timeout is None else timeout)
+            return method(request, timeout=self.timeout if timeout is None else checked_timeout(timeout))
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
 
@@ -206,14 +206,15 @@ class TrainerClient:
             device,
         )
         request = pb.TrainRequest(spec=req.spec_to_proto(spec), request_id=request_id)
-        return TrainingEventStream(self._stub.Train(request, timeout=timeout))
+        return TrainingEventStream(self._stub.Train(request, timeout=checked_timeout(timeout, optional=True)))
 
     def watch_training_job(
         self, name: str | TrainingJob, after_sequence: int = 0, *, timeout: float | None = None
     ) -> TrainingEventStream:
         """Stream a job's snapshot, its stored events after after_sequence, then live ones until it ends."""
         request = pb.WatchTrainingJobRequest(name=_name(name), after_sequence=after_sequence)
-        return TrainingEventStream(self._stub.WatchTrainingJob(request, timeout=timeout), after_sequence)
+        call = self._stub.WatchTrainingJob(request, timeout=checked_timeout(timeout, optional=True))
+        return TrainingEventStream(call, after_sequence)
 
     def get_training_job(self, name: str | TrainingJob) -> TrainingJob:
         """One training job by name ("trainingJobs/{id}")."""
