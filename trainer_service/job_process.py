@@ -68,6 +68,10 @@ class TrainingProcesses:
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(_PRELOAD)
         self._kill_after = kill_after
+        # Every training process gets the read end and waits for EOF on it; the write end stays in this
+        # process only (never inherited, never sent), so the kernel closes it exactly when the server dies,
+        # however it dies, and every training process ends with it (see job_worker._exit_with_server).
+        self._lifeline, self._lifeline_write_end = self._context.Pipe(duplex=False)
 
     def warm(self) -> None:
         """Start the forkserver and its imports in the background, so the first job starts at once."""
@@ -82,7 +86,10 @@ class TrainingProcesses:
         cancel = self._context.RawValue(ctypes.c_byte, 0)
         receive, send = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=run_task, args=(task, send, cancel), name=f"mlsuite-train-{task.job_id}", daemon=True
+            target=run_task,
+            args=(task, send, cancel, self._lifeline),
+            name=f"mlsuite-train-{task.job_id}",
+            daemon=True,
         )
         try:
             process.start()

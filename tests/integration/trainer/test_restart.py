@@ -164,6 +164,30 @@ def test_sigkill_mid_training_then_restart_keeps_everything(servers) -> None:
     assert second.terminate() == 0
 
 
+def test_a_scikit_learn_fit_ends_with_its_killed_server(servers) -> None:
+    # A fit sends nothing until it ends, so no failed send tells it that the server is gone; and its
+    # parent, the forkserver, stays alive as long as it does. It must notice the server's death itself.
+    server = servers()
+    with grpc.insecure_channel(server.address) as channel:
+        stub = pb_grpc.TrainerServiceStub(channel)
+        dataset = upload(stub, nonlinear_csv(), chunk_size=50_000)
+        spec = make_spec(dataset.name, "y", "gradient_boosting_regressor", {"n_estimators": 5000, "max_depth": 6})
+        job = stub.CreateTrainingJob(pb.CreateTrainingJobRequest(spec=spec), timeout=RPC_TIMEOUT).training_job
+        wait_for(stub, job.name, lambda j: j.phase == pb.TRAINING_PHASE_FITTING)  # a fit of minutes
+    training = _descendants(server.process.pid)  # the forkserver and the job's training process
+    assert len(training) >= 2, training
+    try:
+        server.kill()
+        deadline = time.monotonic() + 15
+        while alive := [pid for pid in training if _running(pid)]:
+            assert time.monotonic() < deadline, f"processes {alive} outlived the killed server"
+            time.sleep(0.1)
+    finally:
+        for pid in training:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def test_a_second_server_on_the_same_data_dir_is_refused_and_the_first_keeps_its_job(servers) -> None:
     first = servers()
     with grpc.insecure_channel(first.address) as channel:
