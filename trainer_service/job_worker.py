@@ -86,11 +86,11 @@ class _PipeReporter:
 
 
 def _exit_with_server(lifeline: Connection) -> None:
-    """End this process as soon as the server is gone, even in the middle of a fit that reports nothing.
+    """End this process once the server is gone or done with it, even in the middle of a fit that reports nothing.
 
-    Nothing is ever sent on the lifeline: the read returns only at EOF, when the kernel closes the write
-    end that only the server holds. The parent pid cannot tell: it is the forkserver, which outlives the
-    server as long as a process forked from it (this one) is alive.
+    Nothing is ever sent on the lifeline: the read returns only at EOF, when the server closes the write
+    end (the run is over) or the kernel does (the server died). The parent pid cannot tell: it is the
+    forkserver, which outlives the server as long as a process forked from it (this one) is alive.
     """
     with contextlib.suppress(EOFError, OSError):
         lifeline.recv_bytes()
