@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 _PRELOAD = ["trainer_service.job_worker"]
 _POLL_SECONDS = 0.05  # how often the relay looks at the cancel flag and the process while no message arrives
 _EXIT_SECONDS = 2.0  # how long a process that is done, or was told to stop, gets to exit before it is killed
+# The exit code multiprocessing reports when the forkserver could not tell it because it died (popen_forkserver);
+# a training process never exits with 255 itself (it returns, or its watchdog exits with 1).
+_HOST_DIED = 255
 
 
 class WorkerFailed(Exception):
@@ -51,6 +54,8 @@ class WorkerFailed(Exception):
 
 
 def _describe_exit(code: int | None) -> str:
+    if code == _HOST_DIED:
+        return "the forkserver that hosts training processes died"
     if code is not None and code < 0:
         try:
             name = signal.Signals(-code).name
@@ -81,16 +86,25 @@ class TrainingProcesses:
         # leave it held, and the next set() here would block forever.
         cancel = self._context.RawValue(ctypes.c_byte, 0)
         receive, send = self._context.Pipe(duplex=False)
+        # The process lives no longer than this call: it ends at EOF on `lifeline` (job_worker._exit_with_server).
+        # The write end `hold` stays in this process only (never inherited, never sent), so the kernel closes
+        # it when the server dies, however it dies, and the `finally` below closes it when the run is over,
+        # which also ends a process that process.kill() cannot reach because its forkserver died.
+        lifeline, hold = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=run_task, args=(task, send, cancel), name=f"mlsuite-train-{task.job_id}", daemon=True
+            target=run_task,
+            args=(task, send, cancel, lifeline),
+            name=f"mlsuite-train-{task.job_id}",
+            daemon=True,
         )
         try:
             process.start()
         except BaseException:
-            receive.close()
-            send.close()
+            for end in (receive, send, lifeline, hold):
+                end.close()
             raise
         send.close()  # the child holds the only write end: EOF here means it is gone
+        lifeline.close()
         logger.info("job %s training in process %s", task.job_id, process.pid)
         try:
             return self._relay(process, receive, cancel, reporter, cancelled)
@@ -98,6 +112,7 @@ class TrainingProcesses:
             receive.close()
             cancel.value = 1  # a process still training past this point is not wanted any more
             process.join(timeout=_EXIT_SECONDS)  # one that sent its last message is exiting by itself
+            hold.close()
             if process.is_alive():
                 process.kill()
                 process.join(timeout=10)

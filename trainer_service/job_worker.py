@@ -35,9 +35,6 @@ __all__ = ["WorkerTask", "run_task"]
 logger = logging.getLogger(__name__)
 
 
-_ORPHAN_CHECK_SECONDS = 1.0
-
-
 class _Flag(Protocol):
     """A shared byte the server sets to 1 to stop the run (a lock-free multiprocessing RawValue)."""
 
@@ -83,19 +80,24 @@ class _PipeReporter:
         self.send("epoch", progress)
 
     def check_cancelled(self) -> None:
-        """Raise JobCancelled once the server asked (an orphaned process is ended by its watchdog)."""
+        """Raise JobCancelled once the server asked (a process whose server is gone is ended by its watchdog)."""
         if self._cancel.value:
             raise JobCancelled()
 
 
-def _exit_when_orphaned(parent: int) -> None:
-    """End this process once the forkserver (and so the server) is gone, even in the middle of a fit."""
-    while os.getppid() == parent:
-        threading.Event().wait(_ORPHAN_CHECK_SECONDS)
+def _exit_with_server(lifeline: Connection) -> None:
+    """End this process once the server is gone or done with it, even in the middle of a fit that reports nothing.
+
+    Nothing is ever sent on the lifeline: the read returns only at EOF, when the server closes the write
+    end (the run is over) or the kernel does (the server died). The parent pid cannot tell: it is the
+    forkserver, which outlives the server as long as a process forked from it (this one) is alive.
+    """
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv_bytes()
     os._exit(1)
 
 
-def run_task(task: WorkerTask, conn: Connection, cancel: _Flag) -> None:
+def run_task(task: WorkerTask, conn: Connection, cancel: _Flag, lifeline: Connection) -> None:
     """The training process's entry point; ends by sending exactly one final message."""
     # The server decides when a job stops (cancel flag, kill); a Ctrl-C or a SIGTERM sent to the whole
     # process group must not end the run on its own.
@@ -105,7 +107,7 @@ def run_task(task: WorkerTask, conn: Connection, cancel: _Flag) -> None:
     # the kernel shares the CPU between the job and the server as two groups rather than thread by thread:
     # 100 watch-stream threads woken by one epoch event no longer outnumber the one training thread.
     os.setsid()
-    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), name="orphan-watch", daemon=True).start()
+    threading.Thread(target=_exit_with_server, args=(lifeline,), name="server-watch", daemon=True).start()
     configure_logging(task.log_level, task.log_format)
     configure_cpu_threads(task.torch_threads)
     reporter = _PipeReporter(conn, cancel)

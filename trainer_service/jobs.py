@@ -248,8 +248,17 @@ class JobManager:
 
     # Watching
 
-    def watch(self, name: str, after_sequence: int, stopped: Callable[[], bool]) -> Iterator[WatchItem]:
-        """Snapshot, stored events after `after_sequence`, live events, heartbeats; ends after the terminal one."""
+    def watch(
+        self, name: str, after_sequence: int, on_leave: Callable[[Callable[[], None]], bool]
+    ) -> Iterator[WatchItem]:
+        """Snapshot, stored events after `after_sequence`, live events, heartbeats; ends after the terminal one.
+
+        `on_leave(callback)` must run `callback` when the client leaves (it is grpc's
+        `context.add_callback`, which returns False if the client is already gone). Leaving wakes the
+        wait for the next event at once: until the handler returns, the stream keeps one of the
+        connection's HTTP/2 stream slots, and a client that opens and leaves watches faster than
+        they are freed has its other calls on that connection refused (RST_STREAM REFUSED_STREAM).
+        """
         if after_sequence < 0:
             raise InvalidArgument("after_sequence must not be negative", field="after_sequence",
                                   reason="INVALID_SEQUENCE")
@@ -258,15 +267,25 @@ class JobManager:
             live = self._live.get(job.id)
         if live is not None:
             job = live.record
+        left = threading.Event()
+
+        def leave() -> None:
+            left.set()
+            if live is not None:
+                with live.changed:
+                    live.changed.notify_all()
+
+        if not on_leave(leave):
+            return
         yield Snapshot(job)
         last = after_sequence
         last_sent = time.monotonic()
-        while not stopped():
-            events, current = self._events_after(job.id, live, last)
+        while not left.is_set():
+            events, current = self._events_after(job.id, live, last, left)
             if not events:
                 if current.state.is_terminal and current.last_sequence <= last:
                     return
-                if time.monotonic() - last_sent >= self._heartbeat:
+                if time.monotonic() - last_sent >= self._heartbeat and not left.is_set():
                     yield Heartbeat(current.state, current.last_sequence)
                     last_sent = time.monotonic()
                 continue
@@ -277,12 +296,17 @@ class JobManager:
                     return
             last_sent = time.monotonic()
 
-    def _events_after(self, job_id: str, live: LiveJob | None, last: int) -> tuple[list[JobEvent], JobRecord]:
-        """Events with sequence > last, waiting briefly (so a departed client is noticed) for some to arrive."""
+    def _events_after(
+        self, job_id: str, live: LiveJob | None, last: int, left: threading.Event
+    ) -> tuple[list[JobEvent], JobRecord]:
+        """Events with sequence > last, waiting up to a second (a heartbeat may be due) for some to arrive.
+
+        The wait ends early when the watcher leaves (`left` is set and, for a live job, `changed` notified).
+        """
         deadline = min(1.0, self._heartbeat)
         if live is not None:
             with live.changed:
-                live.changed.wait_for(lambda: live.record.last_sequence > last, timeout=deadline)
+                live.changed.wait_for(lambda: left.is_set() or live.record.last_sequence > last, timeout=deadline)
                 first_local = live.events[0].sequence if live.events else live.record.last_sequence + 1
                 if last + 1 >= first_local:
                     return live.events[last + 1 - first_local:], live.record
@@ -290,7 +314,7 @@ class JobManager:
         events = self._store.list_events(job_id, last)
         record = self._store.get_job(job_id)
         if not events and record is not None and not record.state.is_terminal and live is None:
-            threading.Event().wait(min(1.0, deadline))
+            left.wait(deadline)
             events = self._store.list_events(job_id, last)
         assert record is not None
         return events, record

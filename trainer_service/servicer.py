@@ -45,12 +45,6 @@ def _upload_parts(requests: Iterator[pb.UploadDatasetRequest]) -> tuple[UploadMe
     return metadata, chunks()
 
 
-def _stopped_flag(context: grpc.ServicerContext) -> threading.Event:
-    left = threading.Event()
-    context.add_callback(left.set)
-    return left
-
-
 class EncodedEvents:
     """Stored events encoded once and shared by every stream that sends them.
 
@@ -141,8 +135,7 @@ class TrainerServicer(pb_grpc.TrainerServiceServicer):
         self, name: str, after_sequence: int, context: grpc.ServicerContext
     ) -> Iterator[pb.TrainingEvent | bytes]:
         """Stored events as encoded responses; the snapshot and heartbeats (stamped now) as messages."""
-        left = _stopped_flag(context)
-        for item in self._core.jobs.watch(name, after_sequence, left.is_set):
+        for item in self._core.jobs.watch(name, after_sequence, context.add_callback):
             if isinstance(item, JobEvent):
                 yield self._encoded.get(name, item)
             else:

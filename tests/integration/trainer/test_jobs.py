@@ -21,6 +21,7 @@ from tests.integration.trainer._support import (
     nonlinear_csv,
     payload,
     pb,
+    pb_grpc,
     predict_numbers,
     sha256_hex,
     stored,
@@ -308,6 +309,40 @@ def test_watchers_beyond_the_stream_limit_are_refused_and_unary_calls_stay_serve
     for watcher in watchers:
         assert list(watcher)[-1].event.state == CANCELLED  # the open streams end normally
     assert watch(stub, job.name, timeout=30)[-1].state == CANCELLED  # and free their slots
+
+
+def test_watchers_that_leave_at_once_free_their_stream_slots(trainer, trainer_stub, dataset) -> None:
+    # Until its handler returns, a stream holds one of its connection's HTTP/2 stream slots (100 here).
+    # Handlers that noticed a departed watcher only at their next wake-up (up to a second) let eight
+    # threads that each open a watch, leave it and call Get exhaust them: a third of the calls on that
+    # connection failed UNAVAILABLE (RST_STREAM with REFUSED_STREAM).
+    job = _create(trainer_stub, long_nn_spec(dataset.name))
+    wait_for(trainer_stub, job.name, lambda j: j.state == RUNNING)
+    failures: list[str] = []
+    with grpc.insecure_channel(trainer.address) as channel:  # one connection for all eight threads
+        stub = pb_grpc.TrainerServiceStub(channel)
+
+        def open_leave_get() -> None:
+            for _ in range(40):
+                try:
+                    # Far past the end of the log: the handler waits for events that do not come.
+                    call = stub.WatchTrainingJob(
+                        pb.WatchTrainingJobRequest(name=job.name, after_sequence=10**9), timeout=RPC_TIMEOUT
+                    )
+                    assert payload(next(call).event) == "snapshot"
+                    call.cancel()
+                    get_job(stub, job.name)
+                except grpc.RpcError as exc:
+                    failures.append(f"{exc.code().name}: {exc.details()}")
+
+        threads = [threading.Thread(target=open_leave_get) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    _cancel(trainer_stub, job.name)
+    assert stored(watch(trainer_stub, job.name, timeout=60))[-1].state == CANCELLED
 
 
 def test_heartbeats_on_a_quiet_stream(make_trainer, stub_for) -> None:

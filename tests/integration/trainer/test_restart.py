@@ -164,6 +164,64 @@ def test_sigkill_mid_training_then_restart_keeps_everything(servers) -> None:
     assert second.terminate() == 0
 
 
+def test_a_scikit_learn_fit_ends_with_its_killed_server(servers) -> None:
+    # A fit sends nothing until it ends, so no failed send tells it that the server is gone; and its
+    # parent, the forkserver, stays alive as long as it does. It must notice the server's death itself.
+    server = servers()
+    with grpc.insecure_channel(server.address) as channel:
+        stub = pb_grpc.TrainerServiceStub(channel)
+        dataset = upload(stub, nonlinear_csv(), chunk_size=50_000)
+        spec = make_spec(dataset.name, "y", "gradient_boosting_regressor", {"n_estimators": 5000, "max_depth": 6})
+        job = stub.CreateTrainingJob(pb.CreateTrainingJobRequest(spec=spec), timeout=RPC_TIMEOUT).training_job
+        wait_for(stub, job.name, lambda j: j.phase == pb.TRAINING_PHASE_FITTING)  # a fit of minutes
+    training = _descendants(server.process.pid)  # the forkserver and the job's training process
+    assert len(training) >= 2, training
+    try:
+        server.kill()
+        deadline = time.monotonic() + 15
+        while alive := [pid for pid in training if _running(pid)]:
+            assert time.monotonic() < deadline, f"processes {alive} outlived the killed server"
+            time.sleep(0.1)
+    finally:
+        for pid in training:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_killed_forkserver_fails_its_job_as_such_and_ends_its_training_process(servers) -> None:
+    server = servers()
+    with grpc.insecure_channel(server.address) as channel:
+        stub = pb_grpc.TrainerServiceStub(channel)
+        dataset = upload(stub, nonlinear_csv(), chunk_size=50_000)
+        spec = make_spec(dataset.name, "y", "gradient_boosting_regressor", {"n_estimators": 5000, "max_depth": 6})
+        job = stub.CreateTrainingJob(pb.CreateTrainingJobRequest(spec=spec), timeout=RPC_TIMEOUT).training_job
+        wait_for(stub, job.name, lambda j: j.phase == pb.TRAINING_PHASE_FITTING)  # a fit of minutes
+        server_pid = str(server.process.pid)
+        # The job's process is the one grandchild: the server's children are the forkserver and its tracker.
+        [training] = [pid for pid in _descendants(server.process.pid) if _status(pid, "PPid") != server_pid]
+        forkserver = _status(training, "PPid")
+        assert forkserver is not None and forkserver != server_pid
+        try:
+            os.kill(int(forkserver), signal.SIGKILL)
+            failed = wait_for(stub, job.name, lambda j: j.state == pb.TRAINING_JOB_STATE_FAILED)
+            assert failed.error.reason == "WORKER_CRASHED"
+            assert "forkserver" in failed.error.message and "died" in failed.error.message, failed.error.message
+            # Its forkserver gone, the process cannot be killed through multiprocessing; it ends by itself.
+            deadline = time.monotonic() + 15
+            while _running(training):
+                assert time.monotonic() < deadline, f"training process {training} outlived its job"
+                time.sleep(0.1)
+        finally:
+            if _running(training):
+                os.kill(training, signal.SIGKILL)
+        # The next job gets a new forkserver.
+        again = stub.CreateTrainingJob(
+            pb.CreateTrainingJobRequest(spec=make_spec(dataset.name, "y", "ridge")), timeout=RPC_TIMEOUT
+        ).training_job
+        wait_for(stub, again.name, lambda j: j.state == pb.TRAINING_JOB_STATE_SUCCEEDED)
+    assert server.terminate() == 0
+
+
 def test_a_second_server_on_the_same_data_dir_is_refused_and_the_first_keeps_its_job(servers) -> None:
     first = servers()
     with grpc.insecure_channel(first.address) as channel:
