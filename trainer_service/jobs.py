@@ -10,56 +10,27 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from mlsuite_common.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from trainer_service.events import JobCancelled, JobState, Phase
 from trainer_service.job_runner import JobRunner
 from trainer_service.job_specs import ResolvedSpec, dataset_id_of, resolve_spec
+from trainer_service.job_watch import Heartbeat, LiveJob, Snapshot, WatchItem, watch_job
 from trainer_service.names import TRAINING_JOBS, new_id, parse_name
 from trainer_service.records import JobEvent, JobRecord, JobSpec
 from trainer_service.store import ACTIVE_STATES, DatasetMissing, Page, Store
 
-__all__ = ["JobManager", "Snapshot", "Heartbeat", "WatchItem"]
+__all__ = ["JobManager", "LiveJob", "Snapshot", "Heartbeat", "WatchItem"]
 
 logger = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The job as it is when a watch starts."""
-
-    job: JobRecord
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    """Nothing happened for a while; carries the job's current state and latest stored sequence."""
-
-    state: JobState
-    sequence: int
-
-
-WatchItem = Snapshot | Heartbeat | JobEvent
-
-
-class LiveJob:
-    """A job this process runs: its record, its events since creation, and its cancel flag."""
-
-    def __init__(self, record: JobRecord) -> None:
-        self.record = record
-        self.events: list[JobEvent] = []
-        self.changed = threading.Condition()
-        self.cancel_requested = threading.Event()
-        self.shutdown = False
 
 
 class JobManager:
@@ -267,57 +238,7 @@ class JobManager:
             live = self._live.get(job.id)
         if live is not None:
             job = live.record
-        left = threading.Event()
-
-        def leave() -> None:
-            left.set()
-            if live is not None:
-                with live.changed:
-                    live.changed.notify_all()
-
-        if not on_leave(leave):
-            return
-        yield Snapshot(job)
-        last = after_sequence
-        last_sent = time.monotonic()
-        while not left.is_set():
-            events, current = self._events_after(job.id, live, last, left)
-            if not events:
-                if current.state.is_terminal and current.last_sequence <= last:
-                    return
-                if time.monotonic() - last_sent >= self._heartbeat and not left.is_set():
-                    yield Heartbeat(current.state, current.last_sequence)
-                    last_sent = time.monotonic()
-                continue
-            for event in events:
-                yield event
-                last = event.sequence
-                if event.state.is_terminal:
-                    return
-            last_sent = time.monotonic()
-
-    def _events_after(
-        self, job_id: str, live: LiveJob | None, last: int, left: threading.Event
-    ) -> tuple[list[JobEvent], JobRecord]:
-        """Events with sequence > last, waiting up to a second (a heartbeat may be due) for some to arrive.
-
-        The wait ends early when the watcher leaves (`left` is set and, for a live job, `changed` notified).
-        """
-        deadline = min(1.0, self._heartbeat)
-        if live is not None:
-            with live.changed:
-                live.changed.wait_for(lambda: left.is_set() or live.record.last_sequence > last, timeout=deadline)
-                first_local = live.events[0].sequence if live.events else live.record.last_sequence + 1
-                if last + 1 >= first_local:
-                    return live.events[last + 1 - first_local:], live.record
-        # Not running here (finished, or another replica runs it): the store is the source of truth.
-        events = self._store.list_events(job_id, last)
-        record = self._store.get_job(job_id)
-        if not events and record is not None and not record.state.is_terminal and live is None:
-            left.wait(deadline)
-            events = self._store.list_events(job_id, last)
-        assert record is not None
-        return events, record
+        yield from watch_job(self._store, job, live, after_sequence, on_leave, self._heartbeat)
 
     def shutdown(self, timeout: float) -> None:
         """Stop taking work, interrupt running jobs (they end FAILED "interrupted"), wait up to `timeout`."""
