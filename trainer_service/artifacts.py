@@ -151,7 +151,10 @@ def load_trusted(path: pathlib.Path) -> object:
             f"model file {path.name!r} contains types this server does not trust: {', '.join(refused)}",
             reason="UNTRUSTED_ARTIFACT",
         )
-    return skops.io.load(path, trusted=sorted(untrusted))
+    try:
+        return skops.io.load(path, trusted=sorted(untrusted))
+    except Exception as error:  # the file vanished (DeleteModel) or changed since the check above
+        raise _invalid(f"model file {path.name!r} is not a readable skops file") from error
 
 
 def load_parts(

@@ -93,13 +93,24 @@ class ModelCatalog:
             return cached
         # Records never change once written and delete() evicts, so a cached entry stays right; a load
         # that overlapped a delete is used for this call only, since the model may be the deleted one.
-        entry = (record, load_model(self._paths.models / record.id))
+        entry = (record, self._load(record))
         with self._lock:
             if self._deletions == deletions:
                 self._cache[record.id] = entry
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return entry
+
+    def _load(self, record: ModelRecord) -> LoadedModel:
+        """The model's files loaded; NOT_FOUND when a DeleteModel removed them while they were read."""
+        try:
+            return load_model(self._paths.models / record.id)
+        except FailedPrecondition:
+            # delete() removes the row before the directory, so a load that lost its files to a
+            # concurrent delete finds the row gone; a model whose row remains has damaged files.
+            if self._store.get_model(record.id) is None:
+                raise NotFound(f"model '{MODELS}/{record.id}' does not exist", reason="MODEL_NOT_FOUND") from None
+            raise
 
     def predict(self, name: str, rows: PredictRows) -> tuple[ModelRecord, list[Prediction]]:
         """One prediction per row (instances, or columns), in order."""
