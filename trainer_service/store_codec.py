@@ -103,18 +103,34 @@ def page_size(page_size: int) -> int:
     return 50 if page_size == 0 else min(page_size, 1000)
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def decode_token(token: str, kind: str) -> tuple[int, str] | None:
+    """The (create_time, id) a page token resumes after; INVALID_PAGE_TOKEN unless this list call made it.
+
+    The token is client-controlled: anything but exactly {"k": kind, "t": int64, "i": str} is refused
+    here, before it reaches SQLite (which raises OverflowError binding an int beyond int64).
+    """
     if not token:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
-        if data["k"] != kind:
-            raise ValueError(kind)
-        return int(data["t"]), str(data["i"])
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, UnicodeDecodeError):
+        data = None
+    valid = (
+        isinstance(data, dict)
+        and set(data) == {"k", "t", "i"}
+        and data["k"] == kind
+        and type(data["t"]) is int  # not bool, not a float (1e999 parses as inf)
+        and _INT64[0] <= data["t"] <= _INT64[1]
+        and isinstance(data["i"], str)
+    )
+    if not valid:
         raise InvalidArgument(
             "page_token is not a token returned by this list call", field="page_token", reason="INVALID_PAGE_TOKEN"
-        ) from exc
+        )
+    return data["t"], data["i"]
 
 
 def encode_token(kind: str, create_micros: int, item_id: str) -> str:

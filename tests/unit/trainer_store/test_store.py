@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,6 +135,45 @@ def test_foreign_or_garbage_page_tokens_are_invalid_arguments(store: Store, toke
     with pytest.raises(InvalidArgument) as caught:
         store.list_datasets(10, token)
     assert caught.value.violations[0].field == "page_token"
+
+
+def _token(kind: str, time: str, item: str = '"a"', extra: str = "") -> str:
+    return base64.urlsafe_b64encode(f'{{"k":"{kind}","t":{time},"i":{item}{extra}}}'.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("time", "item", "extra"),
+    [
+        ("9223372036854775808", '"a"', ""),  # one past int64: OverflowError binding it in SQLite
+        ("-9223372036854775809", '"a"', ""),
+        ("1e999", '"a"', ""),  # parses as inf: OverflowError in int()
+        ("1.5", '"a"', ""),
+        ("true", '"a"', ""),
+        ('"1"', '"a"', ""),
+        ("null", '"a"', ""),
+        ("1", "7", ""),
+        ("1", '"a"', ',"x":1'),
+    ],
+)
+def test_forged_page_tokens_are_invalid_arguments_on_every_list(
+    store: Store, time: str, item: str, extra: str
+) -> None:
+    calls = {
+        "datasets": lambda token: store.list_datasets(10, token),
+        "models": lambda token: store.list_models(10, token),
+        "jobs:": lambda token: store.list_jobs(None, 10, token),
+        "jobs:SUCCEEDED": lambda token: store.list_jobs(JobState.SUCCEEDED, 10, token),
+    }
+    for kind, list_call in calls.items():
+        with pytest.raises(InvalidArgument) as caught:
+            list_call(_token(kind, time, item, extra))
+        assert caught.value.reason == "INVALID_PAGE_TOKEN"
+        assert caught.value.violations[0].field == "page_token"
+
+
+def test_page_tokens_at_the_int64_limits_are_accepted(store: Store) -> None:
+    for time in ("9223372036854775807", "-9223372036854775808"):
+        assert store.list_models(10, _token("models", time)).items == []
 
 
 def test_negative_page_size_is_rejected(store: Store) -> None:
