@@ -55,3 +55,17 @@ def test_predict_whose_model_is_deleted_while_its_files_are_read_is_not_found(
     expect_error(lambda: _predict(trainer_stub, job.model), grpc.StatusCode.NOT_FOUND, "MODEL_NOT_FOUND",
                  data_dir=trainer.config.data_dir)
     expect_error(lambda: _predict(trainer_stub, job.name), grpc.StatusCode.NOT_FOUND, "MODEL_NOT_FOUND")
+
+
+def test_a_model_file_swapped_for_another_trusted_object_is_artifact_invalid(trainer, trainer_stub) -> None:
+    # t12 "estimator.skops swap": another model's preprocessor (a ColumnTransformer, a trusted type) under
+    # a ridge model's estimator.skops loaded, then Predict raised AttributeError (no predict): INTERNAL.
+    data_dir = trainer.config.data_dir
+    damaged, other = _model(trainer_stub), _model(trainer_stub, seed=4)
+    models = data_dir / "models"
+    swapped = (models / other.model.split("/")[1] / "preprocessor.skops").read_bytes()
+    (models / damaged.model.split("/")[1] / "estimator.skops").write_bytes(swapped)
+    expect_error(lambda: _predict(trainer_stub, damaged.model), grpc.StatusCode.FAILED_PRECONDITION,
+                 "MODEL_ARTIFACT_INVALID", data_dir=data_dir)
+    assert _predict(trainer_stub, other.model).predictions[0].WhichOneof("value") == "number"
+    trainer_stub.GetModel(pb.GetModelRequest(name=damaged.model), timeout=30)  # the record itself is intact
