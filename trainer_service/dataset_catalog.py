@@ -27,6 +27,7 @@ from trainer_service.datasets import (
     validate_sha256,
 )
 from trainer_service.names import DATASETS, new_id, parse_name
+from trainer_service.orphans import remove_orphans
 from trainer_service.paths import DataPaths
 from trainer_service.records import ColumnRecord, DatasetRecord
 from trainer_service.store import DatasetInUse, Page, Store
@@ -151,6 +152,10 @@ class DatasetCatalog:
             return stored
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def remove_orphans(self) -> list[str]:
+        """At startup: remove dataset directories without a stored dataset (see orphans.remove_orphans)."""
+        return remove_orphans(self._paths.datasets, self._store.dataset_ids(), "dataset")
 
     def get(self, name: str) -> DatasetRecord:
         """The dataset named datasets/{id}; NOT_FOUND if unknown."""

@@ -14,6 +14,7 @@ from mlsuite_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from trainer_service.events import JobState
 from trainer_service.instances import ColumnRows, PredictRows
 from trainer_service.names import MODELS, TRAINING_JOBS, parse_name
+from trainer_service.orphans import remove_orphans
 from trainer_service.paths import DataPaths
 from trainer_service.predictor import LoadedModel, Prediction, load_model
 from trainer_service.records import ModelRecord
@@ -56,6 +57,10 @@ class ModelCatalog:
         if not self._store.delete_model(record.id):
             raise NotFound(f"model {name!r} does not exist", reason="MODEL_NOT_FOUND")
         shutil.rmtree(self._paths.models / record.id, ignore_errors=True)
+
+    def remove_orphans(self) -> list[str]:
+        """At startup: remove model directories without a stored model (see orphans.remove_orphans)."""
+        return remove_orphans(self._paths.models, self._store.model_ids(), "model")
 
     def resolve(self, name: str) -> ModelRecord:
         """The model of "models/{id}", or of "trainingJobs/{id}" once that job has succeeded."""

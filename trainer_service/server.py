@@ -111,6 +111,9 @@ def serve(config: Config, announce: Callable[[str], None] = lambda line: None) -
     server.start()
     try:
         core = TrainerCore.open(config)
+        # Before any call is served: no upload, job or delete is between its rename and its commit.
+        core.models.remove_orphans()
+        core.datasets.remove_orphans()
     except BaseException:
         server.stop(0)
         raise

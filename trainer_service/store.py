@@ -11,73 +11,16 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from trainer_service import store_codec as codec
 from trainer_service.events import JobState
 from trainer_service.records import ColumnRecord, DatasetRecord, JobEvent, JobRecord, ModelRecord
+from trainer_service.store_schema import ACTIVE_STATES, SCHEMA, DatasetInUse, DatasetMissing, Page
 
 __all__ = ["Store", "Page", "ACTIVE_STATES", "DatasetInUse", "DatasetMissing"]
-
-ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.CANCELLING)
-
-
-class DatasetInUse(Exception):
-    """The dataset was not deleted: a queued or running job trains on it."""
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(job_id)
-        self.job_id = job_id
-
-
-class DatasetMissing(Exception):
-    """The job was not stored: its dataset does not exist (any more)."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS datasets (
-    id TEXT PRIMARY KEY,
-    display_name TEXT NOT NULL,
-    format TEXT NOT NULL,
-    row_count BIGINT NOT NULL,
-    columns_json TEXT NOT NULL,
-    size_bytes BIGINT NOT NULL,
-    sha256 TEXT NOT NULL,
-    request_id TEXT UNIQUE,
-    create_time BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS training_jobs (
-    id TEXT PRIMARY KEY,
-    request_id TEXT UNIQUE,
-    dataset_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    create_time BIGINT NOT NULL,
-    body_json TEXT NOT NULL,
-    last_sequence BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS training_jobs_state ON training_jobs (state, create_time);
-CREATE TABLE IF NOT EXISTS job_events (
-    job_id TEXT NOT NULL,
-    sequence BIGINT NOT NULL,
-    body_json TEXT NOT NULL,
-    PRIMARY KEY (job_id, sequence)
-);
-CREATE TABLE IF NOT EXISTS models (
-    id TEXT PRIMARY KEY,
-    training_job_id TEXT NOT NULL,
-    create_time BIGINT NOT NULL,
-    body_json TEXT NOT NULL
-);
-"""
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a list call."""
-
-    items: list[Any]
-    next_page_token: str
 
 
 class Store:
@@ -90,7 +33,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         """Close the database."""
@@ -176,6 +119,10 @@ class Store:
             "datasets", f"SELECT {self._DATASET_COLUMNS} FROM datasets", [], [], page_size, page_token
         )
         return Page([self._dataset_from(r) for r in rows], token)
+
+    def dataset_ids(self) -> set[str]:
+        """The id of every stored dataset."""
+        return {dataset_id for (dataset_id,) in self._query("SELECT id FROM datasets")}
 
     def delete_dataset(self, dataset_id: str) -> bool:
         """Delete a dataset row; False if it did not exist, DatasetInUse if an active job trains on it.
@@ -311,6 +258,10 @@ class Store:
             "models", "SELECT create_time, id, body_json FROM models", [], [], page_size, page_token
         )
         return Page([codec.model_from(json.loads(body)) for _, _, body in rows], token)
+
+    def model_ids(self) -> set[str]:
+        """The id of every stored model."""
+        return {model_id for (model_id,) in self._query("SELECT id FROM models")}
 
     def delete_model(self, model_id: str) -> bool:
         """Delete a model row; False if it did not exist."""

@@ -1,0 +1,82 @@
+"""A real server process restarted over a data dir a killed one left behind: orphaned files, damaged rows."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from tests.integration.trainer._support import (
+    RPC_TIMEOUT,
+    linear_rows,
+    make_spec,
+    pb,
+    pb_grpc,
+    predict_numbers,
+    to_csv,
+    upload,
+    wait_for,
+)
+from tests.support.processes import ServerProcess, start_server_process
+
+ROW = [{"a": 1.0, "b": 2.0, "c": 3.0}]
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator:
+    """Starts trainer processes over one data dir; kills whatever is left at the end."""
+    data_dir = tmp_path / "data"
+    started: list[ServerProcess] = []
+
+    def start() -> ServerProcess:
+        process = start_server_process("trainer_service", ["--data-dir", str(data_dir)], env={"OMP_NUM_THREADS": "1"})
+        started.append(process)
+        return process
+
+    start.data_dir = data_dir  # type: ignore[attr-defined]
+    yield start
+    for process in started:
+        process.kill()
+
+
+def _trained(stub: pb_grpc.TrainerServiceStub, seed: int) -> tuple[pb.Dataset, pb.TrainingJob]:
+    x, y = linear_rows(40, seed=seed)
+    dataset = upload(stub, to_csv(["a", "b", "c", "y"], [(*r, t) for r, t in zip(x.tolist(), y.tolist(), strict=True)]))
+    job = stub.CreateTrainingJob(
+        pb.CreateTrainingJobRequest(spec=make_spec(dataset.name, "y", "ridge")), timeout=RPC_TIMEOUT
+    ).training_job
+    return dataset, wait_for(stub, job.name, lambda j: j.state == pb.TRAINING_JOB_STATE_SUCCEEDED)
+
+
+def test_restart_removes_model_and_dataset_directories_no_row_names(servers) -> None:
+    # A SIGKILL between a model's rename into models/ and the commit of its row (t14), or between a
+    # dataset's rename and its insert, or a delete's row removal and its rmtree, left a directory that no
+    # call could reach or delete, forever: startup only cleared tmp/.
+    data_dir: Path = servers.data_dir
+    first = servers()
+    with grpc.insecure_channel(first.address) as channel:
+        stub = pb_grpc.TrainerServiceStub(channel)
+        trained = [_trained(stub, seed) for seed in (1, 2)]
+        before = [predict_numbers(stub, job.model, ROW) for _, job in trained]
+    first.kill()
+    model_dirs = {job.model.split("/")[1] for _, job in trained}
+    dataset_dirs = {dataset.name.split("/")[1] for dataset, _ in trained}
+    orphan_model, orphan_dataset = uuid.uuid4().hex, uuid.uuid4().hex
+    shutil.copytree(data_dir / "models" / sorted(model_dirs)[0], data_dir / "models" / orphan_model)
+    shutil.copytree(data_dir / "datasets" / sorted(dataset_dirs)[0], data_dir / "datasets" / orphan_dataset)
+    (data_dir / "models" / "not-an-id").mkdir()  # not ours: left alone
+
+    second = servers()
+    assert set((data_dir / "models").iterdir()) == {data_dir / "models" / n for n in (*model_dirs, "not-an-id")}
+    assert {p.name for p in (data_dir / "datasets").iterdir()} == dataset_dirs
+    with grpc.insecure_channel(second.address) as channel:
+        stub = pb_grpc.TrainerServiceStub(channel)
+        assert [predict_numbers(stub, job.model, ROW) for _, job in trained] == before
+        for dataset, _ in trained:
+            stub.GetDataset(pb.GetDatasetRequest(name=dataset.name), timeout=RPC_TIMEOUT)
+        assert len(stub.ListModels(pb.ListModelsRequest(), timeout=RPC_TIMEOUT).models) == 2
+    assert second.terminate() == 0
