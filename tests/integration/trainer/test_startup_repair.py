@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from tests.integration.trainer._support import (
     RPC_TIMEOUT,
+    expect_error,
     linear_rows,
     make_spec,
     pb,
@@ -80,3 +82,55 @@ def test_restart_removes_model_and_dataset_directories_no_row_names(servers) -> 
             stub.GetDataset(pb.GetDatasetRequest(name=dataset.name), timeout=RPC_TIMEOUT)
         assert len(stub.ListModels(pb.ListModelsRequest(), timeout=RPC_TIMEOUT).models) == 2
     assert second.terminate() == 0
+
+
+def test_damaged_job_and_event_rows_fail_only_their_own_calls(servers, tmp_path: Path) -> None:
+    # t13: a RUNNING job with an unreadable body made the server exit 1 with a traceback; the same on a
+    # finished job made ListTrainingJobs and GetTrainingJob INTERNAL; one bad event made Watch INTERNAL.
+    data_dir: Path = servers.data_dir
+    first = servers()
+    with grpc.insecure_channel(first.address) as channel:
+        stub = pb_grpc.TrainerServiceStub(channel)
+        jobs = [_trained(stub, seed)[1] for seed in (1, 2, 3, 4)]
+    assert first.terminate() == 0
+    finished, active, watched, intact = (job.name.split("/")[1] for job in jobs)
+    with sqlite3.connect(data_dir / "trainer.db") as db:
+        db.execute("UPDATE training_jobs SET body_json = '{oops' WHERE id = ?", (finished,))
+        db.execute("UPDATE training_jobs SET state = 'RUNNING', body_json = '{oops' WHERE id = ?", (active,))
+        db.execute("UPDATE job_events SET body_json = '[]' WHERE job_id = ? AND sequence = 2", (watched,))
+
+    log = tmp_path / "server.log"
+    with log.open("w") as stderr:
+        second = start_server_process("trainer_service", ["--data-dir", str(data_dir)], stderr=stderr)
+    try:
+        with grpc.insecure_channel(second.address) as channel:
+            stub = pb_grpc.TrainerServiceStub(channel)
+            for job_id in (finished, active):
+                expect_error(
+                    lambda job_id=job_id: stub.GetTrainingJob(
+                        pb.GetTrainingJobRequest(name=f"trainingJobs/{job_id}"), timeout=RPC_TIMEOUT),
+                    grpc.StatusCode.FAILED_PRECONDITION, "STORED_RECORD_UNREADABLE", data_dir=data_dir,
+                )
+            listed = stub.ListTrainingJobs(pb.ListTrainingJobsRequest(), timeout=RPC_TIMEOUT).training_jobs
+            assert {job.name for job in listed} == {f"trainingJobs/{watched}", f"trainingJobs/{intact}"}
+            expect_error(
+                lambda: list(stub.WatchTrainingJob(
+                    pb.WatchTrainingJobRequest(name=f"trainingJobs/{watched}"), timeout=RPC_TIMEOUT)),
+                grpc.StatusCode.FAILED_PRECONDITION, "STORED_RECORD_UNREADABLE", data_dir=data_dir,
+            )
+            expect_error(
+                lambda: list(stub.WatchTrainingJob(
+                    pb.WatchTrainingJobRequest(name=f"trainingJobs/{finished}"), timeout=RPC_TIMEOUT)),
+                grpc.StatusCode.FAILED_PRECONDITION, "STORED_RECORD_UNREADABLE",
+            )
+            for job in jobs:  # every model still predicts, the damaged jobs' included
+                predict_numbers(stub, job.model, ROW)
+        assert second.terminate() == 0
+    finally:
+        second.kill()
+    text = log.read_text()
+    assert "Traceback" not in text, text[-3000:]
+    assert sum(f"trainingJobs/{active}" in line and "marking it FAILED" in line for line in text.splitlines()) == 1
+    with sqlite3.connect(data_dir / "trainer.db") as db:  # the damaged body is kept as it was
+        assert db.execute("SELECT state, body_json FROM training_jobs WHERE id = ?", (active,)).fetchone() == (
+            "FAILED", "{oops")
