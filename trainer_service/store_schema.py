@@ -7,7 +7,7 @@ from typing import Any
 
 from trainer_service.events import JobState
 
-__all__ = ["SCHEMA", "Page", "ACTIVE_STATES", "DatasetInUse", "DatasetMissing"]
+__all__ = ["SCHEMA", "Page", "ACTIVE_STATES", "DatasetInUse", "DatasetMissing", "StoreUnreadable"]
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.CANCELLING)
 
@@ -66,3 +66,13 @@ class Page:
 
     items: list[Any]
     next_page_token: str
+
+
+class StoreUnreadable(Exception):
+    """The database file could not be opened or read at startup: it is damaged or not an SQLite database."""
+
+    def __init__(self, file_name: str, detail: str, *, damaged: bool = True) -> None:
+        problem = "is damaged or not an SQLite database" if damaged else "cannot be opened or written"
+        super().__init__(f"{file_name} in --data-dir {problem} ({detail})")
+        self.file_name = file_name
+        self.damaged = damaged

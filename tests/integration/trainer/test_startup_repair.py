@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,3 +136,54 @@ def test_damaged_job_and_event_rows_fail_only_their_own_calls(servers, tmp_path:
     with sqlite3.connect(data_dir / "trainer.db") as db:  # the damaged body is kept as it was
         assert db.execute("SELECT state, body_json FROM training_jobs WHERE id = ?", (active,)).fetchone() == (
             "FAILED", "{oops")
+
+
+def _header(data: bytes) -> bytes:
+    return b"garbage garbage!" + data[16:]
+
+
+def _truncate(data: bytes) -> bytes:
+    return data[: len(data) // 3]
+
+
+def _zero_middle(data: bytes) -> bytes:
+    damaged = bytearray(data)
+    for offset in range(4096, len(data), 4096 * 2):
+        damaged[offset:offset + 200] = b"\xff" * 200
+    return bytes(damaged)
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir a stopped server left: three datasets, three succeeded ridge jobs and their models."""
+    data_dir = tmp_path_factory.mktemp("populated") / "data"
+    process = start_server_process("trainer_service", ["--data-dir", str(data_dir)], env={"OMP_NUM_THREADS": "1"})
+    try:
+        with grpc.insecure_channel(process.address) as channel:
+            stub = pb_grpc.TrainerServiceStub(channel)
+            for seed in (1, 2, 3):
+                _trained(stub, seed)
+        assert process.terminate() == 0
+    finally:
+        process.kill()
+    return data_dir
+
+
+@pytest.mark.parametrize("damage", [_header, _truncate, _zero_middle])
+def test_a_damaged_database_stops_startup_with_one_line_and_exit_3(populated: Path, tmp_path: Path, damage) -> None:
+    # t13 header / truncate / zero-middle: sqlite3.DatabaseError escaped as a bare traceback, exit 1.
+    data_dir = tmp_path / "data"
+    shutil.copytree(populated, data_dir)
+    database = data_dir / "trainer.db"
+    damaged = damage(database.read_bytes())
+    database.write_bytes(damaged)
+    started = subprocess.run(
+        [sys.executable, "-m", "trainer_service", "--port", "0", "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert started.returncode == 3, started.stderr
+    last = started.stderr.strip().splitlines()[-1]
+    assert last.startswith("mlsuite-trainer: error: trainer.db in --data-dir is damaged"), started.stderr
+    assert "Traceback" not in started.stderr and str(data_dir) not in last
+    assert "listening on" not in started.stdout
+    assert database.read_bytes() == damaged  # left as it was, for whoever restores it
