@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from mlsuite_common.errors import Cancelled, FailedPrecondition, InvalidArgument, NotFound
 from trainer_service.datasets import (
@@ -152,6 +153,11 @@ class DatasetCatalog:
             return stored
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    @property
+    def folder(self) -> Path:
+        """Where the datasets' directories live."""
+        return self._paths.datasets
 
     def remove_orphans(self) -> list[str]:
         """At startup: remove dataset directories without a stored dataset (see orphans.remove_orphans)."""

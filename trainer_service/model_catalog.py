@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 from mlsuite_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from trainer_service.events import JobState
@@ -57,6 +58,11 @@ class ModelCatalog:
         if not self._store.delete_model(record.id):
             raise NotFound(f"model {name!r} does not exist", reason="MODEL_NOT_FOUND")
         shutil.rmtree(self._paths.models / record.id, ignore_errors=True)
+
+    @property
+    def folder(self) -> Path:
+        """Where the models' directories live."""
+        return self._paths.models
 
     def remove_orphans(self) -> list[str]:
         """At startup: remove model directories without a stored model (see orphans.remove_orphans)."""

@@ -102,6 +102,21 @@ def build_server(
     return create_server(config.server, interceptors(config, metrics), register, [SERVICE_NAME])
 
 
+def _remove_orphans(core: TrainerCore) -> None:
+    """Remove model and dataset directories no row names, before any call is served (so none is mid-publish).
+
+    Not when this start created the database: an emptied or replaced trainer.db names nothing, and every
+    directory would look orphaned. They are kept, to be recovered by restoring the database.
+    """
+    if core.store.created:
+        kept = [p.name for folder in (core.models.folder, core.datasets.folder) for p in folder.iterdir()]
+        if kept:
+            logger.warning("trainer.db is new but %d model/dataset directories exist; keeping them", len(kept))
+        return
+    core.models.remove_orphans()
+    core.datasets.remove_orphans()
+
+
 def serve(config: Config, announce: Callable[[str], None] = lambda line: None) -> None:
     """Start NOT_SERVING, open the core, report SERVING, serve until SIGTERM, drain, close.
 
@@ -116,9 +131,7 @@ def serve(config: Config, announce: Callable[[str], None] = lambda line: None) -
     server.start()
     try:
         core = TrainerCore.open(config)
-        # Before any call is served: no upload, job or delete is between its rename and its commit.
-        core.models.remove_orphans()
-        core.datasets.remove_orphans()
+        _remove_orphans(core)
     except sqlite3.DatabaseError as error:
         server.stop(0)
         # sqlite3's messages ("file is not a database", "database disk image is malformed") name no path.

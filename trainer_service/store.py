@@ -36,6 +36,8 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        # True when this open made the tables: a new, emptied or replaced file (see server.serve).
+        self.created = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'models'").fetchone() is None
         self._db.executescript(SCHEMA)
         self._settle_damaged_active_jobs()
 

@@ -86,6 +86,26 @@ def test_restart_removes_model_and_dataset_directories_no_row_names(servers) -> 
     assert second.terminate() == 0
 
 
+def test_a_new_database_beside_existing_files_removes_nothing(servers) -> None:
+    # An emptied or replaced trainer.db names no row at all: every directory would look orphaned.
+    data_dir: Path = servers.data_dir
+    first = servers()
+    with grpc.insecure_channel(first.address) as channel:
+        dataset, job = _trained(pb_grpc.TrainerServiceStub(channel), 1)
+    assert first.terminate() == 0
+    backup = data_dir.parent / "trainer.db.backup"
+    (data_dir / "trainer.db").rename(backup)
+    (data_dir / "trainer.db").write_bytes(b"")
+    assert servers().terminate() == 0
+    assert [p.name for p in (data_dir / "models").iterdir()] == [job.model.split("/")[1]]
+    assert [p.name for p in (data_dir / "datasets").iterdir()] == [dataset.name.split("/")[1]]
+    backup.replace(data_dir / "trainer.db")  # restored, the files are reachable again
+    restored = servers()
+    with grpc.insecure_channel(restored.address) as channel:
+        predict_numbers(pb_grpc.TrainerServiceStub(channel), job.model, ROW)
+    assert restored.terminate() == 0
+
+
 def test_damaged_job_and_event_rows_fail_only_their_own_calls(servers, tmp_path: Path) -> None:
     # t13: a RUNNING job with an unreadable body made the server exit 1 with a traceback; the same on a
     # finished job made ListTrainingJobs and GetTrainingJob INTERNAL; one bad event made Watch INTERNAL.
