@@ -10,7 +10,7 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the TrainerService until SIGTERM; exit 0 after a clean drain, 2 on a configuration error or a
-    data directory another trainer is using."""
+    data directory another trainer is using, 3 when the data directory's database is damaged."""
     from mlsuite_common.dirlock import DirectoryInUse, DirectoryLock
     from mlsuite_common.logs import configure_logging
     from mlsuite_common.security import InsecureBindError, check_exposure
@@ -31,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(config.log_level, config.observability.log_format)
 
     from trainer_service.server import serve
+    from trainer_service.store_schema import StoreUnreadable
 
     def announce(line: str) -> None:
         sys.stdout.write(f"{line}\n")
@@ -38,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         serve(config, announce)
+    except StoreUnreadable as exc:
+        advice = "; restore it from a backup, or move it aside to start empty" if exc.damaged else ""
+        sys.stderr.write(f"mlsuite-trainer: error: {exc}{advice}\n")
+        return 3
     finally:
         lock.release()
     return 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import skops.io
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier, is_regressor
 from sklearn.compose import ColumnTransformer
 
 from mlsuite_common.errors import FailedPrecondition
@@ -151,7 +151,10 @@ def load_trusted(path: pathlib.Path) -> object:
             f"model file {path.name!r} contains types this server does not trust: {', '.join(refused)}",
             reason="UNTRUSTED_ARTIFACT",
         )
-    return skops.io.load(path, trusted=sorted(untrusted))
+    try:
+        return skops.io.load(path, trusted=sorted(untrusted))
+    except Exception as error:  # the file vanished (DeleteModel) or changed since the check above
+        raise _invalid(f"model file {path.name!r} is not a readable skops file") from error
 
 
 def load_parts(
@@ -159,8 +162,7 @@ def load_parts(
 ) -> tuple[ColumnTransformer, BaseEstimator]:
     """The fitted preprocessor and estimator of a model directory (torch weights placed on `device`)."""
     preprocessor = load_trusted(directory / PREPROCESSOR_FILE)
-    if not isinstance(preprocessor, ColumnTransformer):
-        raise _invalid("the model's preprocessor is not a ColumnTransformer")
+    _check_preprocessor(preprocessor, manifest)
     if manifest.model_type in NEURAL_NETWORK_TYPES:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -177,6 +179,37 @@ def load_parts(
             raise _invalid("the network description does not match its weights") from error
     else:
         estimator = load_trusted(directory / ESTIMATOR_FILE)
+    _check_estimator(estimator, manifest)
+    return preprocessor, estimator  # type: ignore[return-value]
+
+
+def _check_preprocessor(preprocessor: object, manifest: ModelManifest) -> None:
+    """A fitted ColumnTransformer over exactly the manifest's features, or MODEL_ARTIFACT_INVALID."""
+    if not isinstance(preprocessor, ColumnTransformer) or not hasattr(preprocessor, "transformers_"):
+        raise _invalid("the model's preprocessor is not a fitted ColumnTransformer")
+    expected = [column.name for column in manifest.feature_schema]
+    if [str(name) for name in getattr(preprocessor, "feature_names_in_", ())] != expected:
+        raise _invalid("the model's preprocessor was fitted on other features than its manifest names")
+
+
+def _check_estimator(estimator: object, manifest: ModelManifest) -> None:
+    """An estimator of the manifest's category that answers Predict, or MODEL_ARTIFACT_INVALID.
+
+    Any trusted type loads from a skops file, so a swapped file (another model's preprocessor, a
+    classifier under a regression manifest) is caught here rather than as an AttributeError in Predict.
+    """
     if not isinstance(estimator, BaseEstimator):
         raise _invalid("the model's estimator is not a scikit-learn estimator")
-    return preprocessor, estimator
+    if manifest.category is ModelCategory.REGRESSION:
+        if not is_regressor(estimator) or not callable(getattr(estimator, "predict", None)):
+            raise _invalid(f"the model's estimator is not a regressor, as model type {manifest.model_type!r} is")
+        return
+    if not is_classifier(estimator) or not callable(getattr(estimator, "predict_proba", None)):
+        raise _invalid(f"the model's estimator is not a classifier, as model type {manifest.model_type!r} is")
+    codes = getattr(estimator, "classes_", None)
+    try:
+        in_range = codes is not None and all(0 <= int(code) < len(manifest.classes) for code in codes)
+    except (TypeError, ValueError):
+        in_range = False
+    if not in_range:
+        raise _invalid("the model's estimator predicts other classes than its manifest names")

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from mlsuite_common.errors import Cancelled, FailedPrecondition, InvalidArgument, NotFound
 from trainer_service.datasets import (
@@ -27,6 +28,7 @@ from trainer_service.datasets import (
     validate_sha256,
 )
 from trainer_service.names import DATASETS, new_id, parse_name
+from trainer_service.orphans import remove_orphans
 from trainer_service.paths import DataPaths
 from trainer_service.records import ColumnRecord, DatasetRecord
 from trainer_service.store import DatasetInUse, Page, Store
@@ -151,6 +153,15 @@ class DatasetCatalog:
             return stored
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    @property
+    def folder(self) -> Path:
+        """Where the datasets' directories live."""
+        return self._paths.datasets
+
+    def remove_orphans(self) -> list[str]:
+        """At startup: remove dataset directories without a stored dataset (see orphans.remove_orphans)."""
+        return remove_orphans(self._paths.datasets, self._store.dataset_ids(), "dataset")
 
     def get(self, name: str) -> DatasetRecord:
         """The dataset named datasets/{id}; NOT_FOUND if unknown."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 import shutil
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 from mlsuite_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from trainer_service.events import JobState
 from trainer_service.instances import ColumnRows, PredictRows
 from trainer_service.names import MODELS, TRAINING_JOBS, parse_name
+from trainer_service.orphans import remove_orphans
 from trainer_service.paths import DataPaths
 from trainer_service.predictor import LoadedModel, Prediction, load_model
 from trainer_service.records import ModelRecord
@@ -57,6 +59,15 @@ class ModelCatalog:
             raise NotFound(f"model {name!r} does not exist", reason="MODEL_NOT_FOUND")
         shutil.rmtree(self._paths.models / record.id, ignore_errors=True)
 
+    @property
+    def folder(self) -> Path:
+        """Where the models' directories live."""
+        return self._paths.models
+
+    def remove_orphans(self) -> list[str]:
+        """At startup: remove model directories without a stored model (see orphans.remove_orphans)."""
+        return remove_orphans(self._paths.models, self._store.model_ids(), "model")
+
     def resolve(self, name: str) -> ModelRecord:
         """The model of "models/{id}", or of "trainingJobs/{id}" once that job has succeeded."""
         if not name.startswith(f"{TRAINING_JOBS}/"):
@@ -93,13 +104,24 @@ class ModelCatalog:
             return cached
         # Records never change once written and delete() evicts, so a cached entry stays right; a load
         # that overlapped a delete is used for this call only, since the model may be the deleted one.
-        entry = (record, load_model(self._paths.models / record.id))
+        entry = (record, self._load(record))
         with self._lock:
             if self._deletions == deletions:
                 self._cache[record.id] = entry
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return entry
+
+    def _load(self, record: ModelRecord) -> LoadedModel:
+        """The model's files loaded; NOT_FOUND when a DeleteModel removed them while they were read."""
+        try:
+            return load_model(self._paths.models / record.id)
+        except FailedPrecondition:
+            # delete() removes the row before the directory, so a load that lost its files to a
+            # concurrent delete finds the row gone; a model whose row remains has damaged files.
+            if self._store.get_model(record.id) is None:
+                raise NotFound(f"model '{MODELS}/{record.id}' does not exist", reason="MODEL_NOT_FOUND") from None
+            raise
 
     def predict(self, name: str, rows: PredictRows) -> tuple[ModelRecord, list[Prediction]]:
         """One prediction per row (instances, or columns), in order."""

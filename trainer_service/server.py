@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from typing import cast
 
@@ -23,7 +24,9 @@ from mlsuite_common.security import Scope, TokenAuthInterceptor, scope_table
 from mlsuite_common.telemetry import RpcMetrics, TelemetryInterceptor, start_metrics_server
 from trainer_service.config import Config
 from trainer_service.core import TrainerCore
+from trainer_service.paths import DataPaths
 from trainer_service.servicer import TrainerServicer
+from trainer_service.store_schema import StoreUnreadable
 from trainer_service.telemetry import register_trainer_metrics
 
 __all__ = ["add_servicer", "build_server", "interceptors", "serve", "SERVICE_NAME", "ERROR_DOMAIN", "METHOD_SCOPES"]
@@ -99,8 +102,25 @@ def build_server(
     return create_server(config.server, interceptors(config, metrics), register, [SERVICE_NAME])
 
 
+def _remove_orphans(core: TrainerCore) -> None:
+    """Remove model and dataset directories no row names, before any call is served (so none is mid-publish).
+
+    Not when this start created the database: an emptied or replaced trainer.db names nothing, and every
+    directory would look orphaned. They are kept, to be recovered by restoring the database.
+    """
+    if core.store.created:
+        kept = [p.name for folder in (core.models.folder, core.datasets.folder) for p in folder.iterdir()]
+        if kept:
+            logger.warning("trainer.db is new but %d model/dataset directories exist; keeping them", len(kept))
+        return
+    core.models.remove_orphans()
+    core.datasets.remove_orphans()
+
+
 def serve(config: Config, announce: Callable[[str], None] = lambda line: None) -> None:
     """Start NOT_SERVING, open the core, report SERVING, serve until SIGTERM, drain, close.
+
+    StoreUnreadable when the database cannot be opened and read at startup.
 
     `announce` receives `metrics on URL` (when enabled) and then `listening on HOST:PORT`.
     """
@@ -111,6 +131,13 @@ def serve(config: Config, announce: Callable[[str], None] = lambda line: None) -
     server.start()
     try:
         core = TrainerCore.open(config)
+        _remove_orphans(core)
+    except sqlite3.DatabaseError as error:
+        server.stop(0)
+        # sqlite3's messages ("file is not a database", "database disk image is malformed") name no path.
+        # OperationalError (a subclass) is the file's access (read-only, locked, I/O), not its contents.
+        raise StoreUnreadable(DataPaths(config.data_dir).database.name, str(error),
+                              damaged=not isinstance(error, sqlite3.OperationalError)) from error
     except BaseException:
         server.stop(0)
         raise

@@ -6,78 +6,24 @@ Lists are keyset-paginated on (create_time, id), newest first, with an opaque pa
 
 from __future__ import annotations
 
-import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from mlsuite_common.errors import FailedPrecondition
 from trainer_service import store_codec as codec
 from trainer_service.events import JobState
-from trainer_service.records import ColumnRecord, DatasetRecord, JobEvent, JobRecord, ModelRecord
+from trainer_service.records import DatasetRecord, JobEvent, JobRecord, ModelRecord
+from trainer_service.store_schema import ACTIVE_STATES, SCHEMA, DatasetInUse, DatasetMissing, Page
 
 __all__ = ["Store", "Page", "ACTIVE_STATES", "DatasetInUse", "DatasetMissing"]
 
-ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.CANCELLING)
-
-
-class DatasetInUse(Exception):
-    """The dataset was not deleted: a queued or running job trains on it."""
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(job_id)
-        self.job_id = job_id
-
-
-class DatasetMissing(Exception):
-    """The job was not stored: its dataset does not exist (any more)."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS datasets (
-    id TEXT PRIMARY KEY,
-    display_name TEXT NOT NULL,
-    format TEXT NOT NULL,
-    row_count BIGINT NOT NULL,
-    columns_json TEXT NOT NULL,
-    size_bytes BIGINT NOT NULL,
-    sha256 TEXT NOT NULL,
-    request_id TEXT UNIQUE,
-    create_time BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS training_jobs (
-    id TEXT PRIMARY KEY,
-    request_id TEXT UNIQUE,
-    dataset_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    create_time BIGINT NOT NULL,
-    body_json TEXT NOT NULL,
-    last_sequence BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS training_jobs_state ON training_jobs (state, create_time);
-CREATE TABLE IF NOT EXISTS job_events (
-    job_id TEXT NOT NULL,
-    sequence BIGINT NOT NULL,
-    body_json TEXT NOT NULL,
-    PRIMARY KEY (job_id, sequence)
-);
-CREATE TABLE IF NOT EXISTS models (
-    id TEXT PRIMARY KEY,
-    training_job_id TEXT NOT NULL,
-    create_time BIGINT NOT NULL,
-    body_json TEXT NOT NULL
-);
-"""
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a list call."""
-
-    items: list[Any]
-    next_page_token: str
+logger = logging.getLogger(__name__)
 
 
 class Store:
@@ -90,7 +36,29 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        # True when this open made the tables: a new, emptied or replaced file (see server.serve).
+        self.created = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'models'").fetchone() is None
+        self._db.executescript(SCHEMA)
+        self._settle_damaged_active_jobs()
+
+    def _settle_damaged_active_jobs(self) -> None:
+        """Mark FAILED, in the state column only, each active job whose row cannot be read.
+
+        The store opens once per server start, when no job of an earlier process can still be running. A
+        readable active job is failed as interrupted by JobManager; one whose body is damaged cannot be, yet
+        left active it would hold its dataset (DATASET_IN_USE) and count as running forever. Its body is
+        kept as it is, and reading it stays STORED_RECORD_UNREADABLE.
+        """
+        marks = ", ".join("?" for _ in ACTIVE_STATES)
+        rows = self._query(f"SELECT id, body_json, last_sequence FROM training_jobs WHERE state IN ({marks})",
+                           [s.value for s in ACTIVE_STATES])
+        for job_id, body, last_sequence in rows:
+            try:
+                codec.read_job(job_id, body, last_sequence)
+            except FailedPrecondition as error:
+                logger.warning("%s; marking it FAILED", error.message)
+                with self._tx() as db:
+                    db.execute("UPDATE training_jobs SET state = ? WHERE id = ?", (JobState.FAILED.value, job_id))
 
     def close(self) -> None:
         """Close the database."""
@@ -149,33 +117,30 @@ class Store:
 
     _DATASET_COLUMNS = "create_time, id, display_name, format, row_count, columns_json, size_bytes, sha256, request_id"
 
-    @staticmethod
-    def _dataset_from(row: tuple[Any, ...]) -> DatasetRecord:
-        create, id_, display, fmt, rows, columns, size, sha, request_id = row
-        return DatasetRecord(
-            id=id_, display_name=display, format=fmt, row_count=rows,
-            columns=tuple(ColumnRecord(**c) for c in json.loads(columns)), size_bytes=size, sha256=sha,
-            request_id=request_id or "", create_time=codec.from_micros(create),
-        )
-
     def get_dataset(self, dataset_id: str) -> DatasetRecord | None:
         """The dataset, or None."""
         rows = self._query(f"SELECT {self._DATASET_COLUMNS} FROM datasets WHERE id = ?", (dataset_id,))
-        return self._dataset_from(rows[0]) if rows else None
+        return codec.read_dataset(rows[0]) if rows else None
 
     def find_dataset_by_request_id(self, request_id: str) -> DatasetRecord | None:
         """The dataset uploaded with this request_id, or None."""
         if not request_id:
             return None
         rows = self._query(f"SELECT {self._DATASET_COLUMNS} FROM datasets WHERE request_id = ?", (request_id,))
-        return self._dataset_from(rows[0]) if rows else None
+        return codec.read_dataset(rows[0]) if rows else None
 
     def list_datasets(self, page_size: int, page_token: str) -> Page:
         """A page of datasets, newest first."""
         rows, token = self._page(
             "datasets", f"SELECT {self._DATASET_COLUMNS} FROM datasets", [], [], page_size, page_token
         )
-        return Page([self._dataset_from(r) for r in rows], token)
+        # A damaged row is left out (and logged): a page has no slot for a per-item error, and failing it
+        # would hide every other dataset, on this page and, since its token cannot be had, every later one.
+        return Page(codec.readable(lambda *row: codec.read_dataset(row), rows), token)
+
+    def dataset_ids(self) -> set[str]:
+        """The id of every stored dataset."""
+        return {dataset_id for (dataset_id,) in self._query("SELECT id FROM datasets")}
 
     def delete_dataset(self, dataset_id: str) -> bool:
         """Delete a dataset row; False if it did not exist, DatasetInUse if an active job trains on it.
@@ -226,9 +191,9 @@ class Store:
             return existing
         return job
 
-    def _jobs(self, where: str, params: Sequence[Any]) -> list[JobRecord]:
-        rows = self._query(f"SELECT body_json, last_sequence FROM training_jobs WHERE {where}", params)
-        return [codec.job_from(json.loads(body), seq) for body, seq in rows]
+    def _jobs(self, where: str, params: Sequence[Any], *, skip_damaged: bool = False) -> list[JobRecord]:
+        rows = self._query(f"SELECT id, body_json, last_sequence FROM training_jobs WHERE {where}", params)
+        return codec.readable(codec.read_job, rows) if skip_damaged else [codec.read_job(*row) for row in rows]
 
     def get_job(self, job_id: str) -> JobRecord | None:
         """The job, or None."""
@@ -250,12 +215,12 @@ class Store:
             kind, "SELECT create_time, id, body_json, last_sequence FROM training_jobs", where, params,
             page_size, page_token,
         )
-        return Page([codec.job_from(json.loads(body), seq) for _, _, body, seq in rows], token)
+        return Page(codec.readable(codec.read_job, (row[1:] for row in rows)), token)  # see list_datasets
 
     def jobs_in_states(self, states: Sequence[JobState]) -> list[JobRecord]:
-        """Every job in one of these states."""
+        """Every readable job in one of these states (a damaged row is logged and left out)."""
         marks = ", ".join("?" for _ in states)
-        return self._jobs(f"state IN ({marks})", [s.value for s in states])
+        return self._jobs(f"state IN ({marks})", [s.value for s in states], skip_damaged=True)
 
     def count_jobs_by_state(self) -> dict[JobState, int]:
         """How many jobs are in each state (states without jobs are absent)."""
@@ -265,7 +230,8 @@ class Store:
     def active_jobs_using(self, dataset_id: str) -> list[JobRecord]:
         """Queued or running jobs that train on this dataset."""
         marks = ", ".join("?" for _ in ACTIVE_STATES)
-        return self._jobs(f"dataset_id = ? AND state IN ({marks})", [dataset_id, *(s.value for s in ACTIVE_STATES)])
+        return self._jobs(f"dataset_id = ? AND state IN ({marks})", [dataset_id, *(s.value for s in ACTIVE_STATES)],
+                          skip_damaged=True)
 
     def record_event(self, job: JobRecord, event: JobEvent | None, model: ModelRecord | None = None) -> JobRecord:
         """Atomically save the job's new state, append its event (sequence = last + 1) and a model."""
@@ -293,24 +259,29 @@ class Store:
     def list_events(self, job_id: str, after_sequence: int) -> list[JobEvent]:
         """Stored events of a job with sequence > after_sequence, in order."""
         rows = self._query(
-            "SELECT body_json FROM job_events WHERE job_id = ? AND sequence > ? ORDER BY sequence",
+            "SELECT sequence, body_json FROM job_events WHERE job_id = ? AND sequence > ? ORDER BY sequence",
             (job_id, after_sequence),
         )
-        return [codec.event_from(json.loads(body)) for (body,) in rows]
+        # A damaged event fails the call: a watcher must not silently miss one.
+        return [codec.read_event(job_id, sequence, body) for sequence, body in rows]
 
     # Models
 
     def get_model(self, model_id: str) -> ModelRecord | None:
         """The model, or None."""
         rows = self._query("SELECT body_json FROM models WHERE id = ?", (model_id,))
-        return codec.model_from(json.loads(rows[0][0])) if rows else None
+        return codec.read_model(model_id, rows[0][0]) if rows else None
 
     def list_models(self, page_size: int, page_token: str) -> Page:
         """A page of models, newest first."""
         rows, token = self._page(
             "models", "SELECT create_time, id, body_json FROM models", [], [], page_size, page_token
         )
-        return Page([codec.model_from(json.loads(body)) for _, _, body in rows], token)
+        return Page(codec.readable(codec.read_model, (row[1:] for row in rows)), token)  # see list_datasets
+
+    def model_ids(self) -> set[str]:
+        """The id of every stored model."""
+        return {model_id for (model_id,) in self._query("SELECT id FROM models")}
 
     def delete_model(self, model_id: str) -> bool:
         """Delete a model row; False if it did not exist."""

@@ -4,17 +4,35 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from mlsuite_common.errors import InvalidArgument
+from mlsuite_common.errors import FailedPrecondition, InvalidArgument
 from trainer_service.events import EpochProgress, JobState, Phase
-from trainer_service.records import FeatureRecord, JobEvent, JobRecord, JobSpec, ModelRecord
+from trainer_service.records import (
+    ColumnRecord,
+    DatasetRecord,
+    FeatureRecord,
+    JobEvent,
+    JobRecord,
+    JobSpec,
+    ModelRecord,
+)
+
+T = TypeVar("T")
 
 __all__ = [
     "micros", "from_micros", "dumps", "job_from", "event_from", "model_from", "page_size", "decode_token",
-    "encode_token",
+    "encode_token", "read_dataset", "read_job", "read_event", "read_model", "readable",
 ]
+
+logger = logging.getLogger(__name__)
+
+UNREADABLE = "STORED_RECORD_UNREADABLE"
+# What decoding a damaged row raises: bad JSON, a missing key, a wrong type, an unknown enum value.
+_DAMAGED = (ValueError, KeyError, TypeError, AttributeError, OverflowError)
 
 
 def micros(value: datetime) -> int:
@@ -103,20 +121,88 @@ def page_size(page_size: int) -> int:
     return 50 if page_size == 0 else min(page_size, 1000)
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def decode_token(token: str, kind: str) -> tuple[int, str] | None:
+    """The (create_time, id) a page token resumes after; INVALID_PAGE_TOKEN unless this list call made it.
+
+    The token is client-controlled: anything but exactly {"k": kind, "t": int64, "i": str} is refused
+    here, before it reaches SQLite (which raises OverflowError binding an int beyond int64).
+    """
     if not token:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
-        if data["k"] != kind:
-            raise ValueError(kind)
-        return int(data["t"]), str(data["i"])
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, UnicodeDecodeError):
+        data = None
+    valid = (
+        isinstance(data, dict)
+        and set(data) == {"k", "t", "i"}
+        and data["k"] == kind
+        and type(data["t"]) is int  # not bool, not a float (1e999 parses as inf)
+        and _INT64[0] <= data["t"] <= _INT64[1]
+        and isinstance(data["i"], str)
+    )
+    if not valid:
         raise InvalidArgument(
             "page_token is not a token returned by this list call", field="page_token", reason="INVALID_PAGE_TOKEN"
-        ) from exc
+        )
+    return data["t"], data["i"]
 
 
 def encode_token(kind: str, create_micros: int, item_id: str) -> str:
     raw = json.dumps({"k": kind, "t": create_micros, "i": item_id}).encode()
     return base64.urlsafe_b64encode(raw).decode()
+
+
+def _unreadable(what: str) -> FailedPrecondition:
+    return FailedPrecondition(f"the stored {what} cannot be read: its database row is damaged", reason=UNREADABLE)
+
+
+def read_dataset(row: tuple[Any, ...]) -> DatasetRecord:
+    """A datasets row (create_time, id, display_name, ...) as a record; STORED_RECORD_UNREADABLE if damaged."""
+    create, id_, display, fmt, rows, columns, size, sha, request_id = row
+    try:
+        return DatasetRecord(
+            id=id_, display_name=display, format=fmt, row_count=rows,
+            columns=tuple(ColumnRecord(**c) for c in json.loads(columns)), size_bytes=size, sha256=sha,
+            request_id=request_id or "", create_time=from_micros(create),
+        )
+    except _DAMAGED as error:
+        raise _unreadable(f"dataset 'datasets/{id_}'") from error
+
+
+def read_job(job_id: str, body: str, last_sequence: int) -> JobRecord:
+    """A training_jobs row as a record; STORED_RECORD_UNREADABLE if its body is damaged."""
+    try:
+        return job_from(json.loads(body), last_sequence)
+    except _DAMAGED as error:
+        raise _unreadable(f"training job 'trainingJobs/{job_id}'") from error
+
+
+def read_event(job_id: str, sequence: int, body: str) -> JobEvent:
+    """A job_events row as an event; STORED_RECORD_UNREADABLE if its body is damaged."""
+    try:
+        return event_from(json.loads(body))
+    except _DAMAGED as error:
+        raise _unreadable(f"event {sequence} of training job 'trainingJobs/{job_id}'") from error
+
+
+def read_model(model_id: str, body: str) -> ModelRecord:
+    """A models row as a record; STORED_RECORD_UNREADABLE if its body is damaged."""
+    try:
+        return model_from(json.loads(body))
+    except _DAMAGED as error:
+        raise _unreadable(f"model 'models/{model_id}'") from error
+
+
+def readable(read: Callable[..., T], rows: Iterable[tuple[Any, ...]]) -> list[T]:
+    """The rows `read` can decode; each damaged one is logged (one line) and left out, not failing the rest."""
+    found = []
+    for row in rows:
+        try:
+            found.append(read(*row))
+        except FailedPrecondition as error:
+            logger.warning("skipping a damaged row: %s", error.message)
+    return found

@@ -401,6 +401,45 @@ def test_loading_refuses_untrusted_types(tabular_frame: pd.DataFrame, train: Cal
     assert caught.value.reason == "MODEL_ARTIFACT_INVALID"
 
 
+@pytest.mark.parametrize(
+    ("model_type", "file", "source_type", "source_file"),
+    [
+        # A trusted type of the wrong kind loaded fine and failed in Predict: AttributeError, INTERNAL.
+        ("ridge", "estimator.skops", "ridge", "preprocessor.skops"),
+        ("ridge", "estimator.skops", "logistic_regression", "estimator.skops"),
+        ("logistic_regression", "estimator.skops", "ridge", "estimator.skops"),
+        ("ridge", "preprocessor.skops", "ridge", "estimator.skops"),
+        ("ridge", "preprocessor.skops", "ridge-other-features", "preprocessor.skops"),
+    ],
+)
+def test_loading_refuses_a_trusted_object_of_the_wrong_kind(
+    tabular_frame: pd.DataFrame, train: Callable[..., Trained], model_type: str, file: str, source_type: str,
+    source_file: str,
+) -> None:
+    trained = train(tabular_frame, model_type)
+    if source_type == "ridge-other-features":
+        source = train(tabular_frame, "ridge", features=("x", "k"))
+    else:
+        source = train(tabular_frame, source_type)
+    (trained.path / file).write_bytes((source.path / source_file).read_bytes())
+    with pytest.raises(FailedPrecondition) as caught:
+        load_model(trained.path)
+    assert caught.value.reason == "MODEL_ARTIFACT_INVALID"
+    assert str(trained.path) not in caught.value.message
+
+
+def test_loading_refuses_a_classifier_whose_classes_the_manifest_does_not_name(
+    tabular_frame: pd.DataFrame, train: Callable[..., Trained]
+) -> None:
+    trained = train(tabular_frame, "logistic_regression")
+    manifest = json.loads((trained.path / "model.json").read_text())
+    manifest["classes"] = manifest["classes"][:1]
+    (trained.path / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(FailedPrecondition) as caught:
+        load_model(trained.path)
+    assert caught.value.reason == "MODEL_ARTIFACT_INVALID"
+
+
 @pytest.mark.parametrize("model_type", ["random_forest_regressor", "gradient_boosting_regressor"])
 def test_values_near_the_limit_stay_finite_for_tree_ensembles(
     tabular_frame: pd.DataFrame, train: Callable[..., Trained], model_type: str

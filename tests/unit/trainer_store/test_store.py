@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from mlsuite_common.errors import InvalidArgument
+from mlsuite_common.errors import FailedPrecondition, InvalidArgument
 from trainer_service.events import EpochProgress, JobState, Phase
 from trainer_service.records import (
     ColumnRecord,
@@ -136,7 +139,130 @@ def test_foreign_or_garbage_page_tokens_are_invalid_arguments(store: Store, toke
     assert caught.value.violations[0].field == "page_token"
 
 
+def _token(kind: str, time: str, item: str = '"a"', extra: str = "") -> str:
+    return base64.urlsafe_b64encode(f'{{"k":"{kind}","t":{time},"i":{item}{extra}}}'.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("time", "item", "extra"),
+    [
+        ("9223372036854775808", '"a"', ""),  # one past int64: OverflowError binding it in SQLite
+        ("-9223372036854775809", '"a"', ""),
+        ("1e999", '"a"', ""),  # parses as inf: OverflowError in int()
+        ("1.5", '"a"', ""),
+        ("true", '"a"', ""),
+        ('"1"', '"a"', ""),
+        ("null", '"a"', ""),
+        ("1", "7", ""),
+        ("1", '"a"', ',"x":1'),
+    ],
+)
+def test_forged_page_tokens_are_invalid_arguments_on_every_list(
+    store: Store, time: str, item: str, extra: str
+) -> None:
+    calls = {
+        "datasets": lambda token: store.list_datasets(10, token),
+        "models": lambda token: store.list_models(10, token),
+        "jobs:": lambda token: store.list_jobs(None, 10, token),
+        "jobs:SUCCEEDED": lambda token: store.list_jobs(JobState.SUCCEEDED, 10, token),
+    }
+    for kind, list_call in calls.items():
+        with pytest.raises(InvalidArgument) as caught:
+            list_call(_token(kind, time, item, extra))
+        assert caught.value.reason == "INVALID_PAGE_TOKEN"
+        assert caught.value.violations[0].field == "page_token"
+
+
+def test_page_tokens_at_the_int64_limits_are_accepted(store: Store) -> None:
+    for time in ("9223372036854775807", "-9223372036854775808"):
+        assert store.list_models(10, _token("models", time)).items == []
+
+
 def test_negative_page_size_is_rejected(store: Store) -> None:
     with pytest.raises(InvalidArgument) as caught:
         store.list_models(-1, "")
     assert caught.value.reason == "INVALID_PAGE_SIZE"
+
+
+def _damage(path: Path, sql: str, *params: object) -> None:
+    """Change the database file behind the store's back, as disk damage or a hand edit would."""
+    with sqlite3.connect(path) as db:
+        db.execute(sql, params)
+
+
+def _unreadable(call: Callable[[], object]) -> FailedPrecondition:
+    with pytest.raises(FailedPrecondition) as caught:
+        call()
+    assert caught.value.reason == "STORED_RECORD_UNREADABLE"
+    assert "Traceback" not in caught.value.message
+    return caught.value
+
+
+@pytest.mark.parametrize("body", ["{oops", "[]", "null", '{"state":"WEIRD"}'])
+def test_a_damaged_job_row_fails_only_its_own_reads(tmp_path: Path, body: str) -> None:
+    # One unreadable body_json made GetTrainingJob and every ListTrainingJobs page INTERNAL (JSONDecodeError).
+    path = tmp_path / "meta.db"
+    store = Store(path)
+    for i in (1, 2, 3):
+        store.insert_job(_job(i, request_id=f"r{i}", state=JobState.SUCCEEDED))
+    _damage(path, "UPDATE training_jobs SET body_json = ? WHERE id = 'j2'", body)
+    assert "trainingJobs/j2" in _unreadable(lambda: store.get_job("j2")).message
+    _unreadable(lambda: store.find_job_by_request_id("r2"))
+    assert store.get_job("j1") is not None
+    assert [j.id for j in store.list_jobs(None, 0, "").items] == ["j3", "j1"]
+    first = store.list_jobs(None, 2, "")  # the page ends on the damaged row: its token still leads on
+    assert [j.id for j in first.items] == ["j3"]
+    assert [j.id for j in store.list_jobs(None, 2, first.next_page_token).items] == ["j1"]
+    assert [j.id for j in store.jobs_in_states([JobState.SUCCEEDED])] == ["j1", "j3"]
+    store.close()
+
+
+def test_a_damaged_active_job_row_is_marked_failed_when_the_store_opens(tmp_path: Path) -> None:
+    path = tmp_path / "meta.db"
+    store = Store(path)
+    store.insert_job(_job(1, state=JobState.RUNNING))
+    store.insert_job(_job(2, state=JobState.RUNNING))
+    store.close()
+    _damage(path, "UPDATE training_jobs SET body_json = '{oops' WHERE id = 'j2'")
+    reopened = Store(path)  # opening raised JSONDecodeError from JobManager's startup scan before
+    assert [j.id for j in reopened.jobs_in_states([JobState.RUNNING])] == ["j1"]
+    assert reopened.count_jobs_by_state() == {JobState.RUNNING: 1, JobState.FAILED: 1}
+    _unreadable(lambda: reopened.get_job("j2"))
+    reopened.close()
+    with sqlite3.connect(path) as db:  # nothing stored is lost: the damaged body is kept as it was
+        assert db.execute("SELECT body_json FROM training_jobs WHERE id = 'j2'").fetchone() == ("{oops",)
+
+
+def test_a_damaged_event_fails_reading_that_jobs_events(tmp_path: Path) -> None:
+    path = tmp_path / "meta.db"
+    store = Store(path)
+    job = store.insert_job(_job(1))
+    for _ in range(3):
+        job = store.record_event(job, JobEvent(sequence=0, time=T0, state=JobState.QUEUED, kind="state_change"))
+    _damage(path, "UPDATE job_events SET body_json = '[]' WHERE job_id = 'j1' AND sequence = 2")
+    assert "event 2" in _unreadable(lambda: store.list_events("j1", 0)).message
+    assert [e.sequence for e in store.list_events("j1", 2)] == [3]
+    store.close()
+
+
+def test_damaged_dataset_and_model_rows_fail_their_get_and_are_left_out_of_lists(tmp_path: Path) -> None:
+    path = tmp_path / "meta.db"
+    store = Store(path)
+    store.insert_dataset(_dataset(1))
+    store.insert_dataset(_dataset(2))
+    job = store.insert_job(_job(1))
+    for i in (1, 2):
+        model = ModelRecord(
+            id=f"m{i}", training_job_id="j1", model_type="ridge", category="REGRESSION", target_column="a",
+            feature_columns=(FeatureRecord("b", "string"),), classes=(), hyperparameters={}, metrics={},
+            device="cpu", dataset_id="d1", dataset_sha256="ab" * 32, library_versions={}, size_bytes=10,
+            create_time=T0 + timedelta(seconds=i),
+        )
+        store.record_event(job, None, model=model)
+    _damage(path, "UPDATE datasets SET columns_json = '{oops' WHERE id = 'd2'")
+    _damage(path, "UPDATE models SET body_json = '{}' WHERE id = 'm2'")
+    _unreadable(lambda: store.get_dataset("d2"))
+    _unreadable(lambda: store.get_model("m2"))
+    assert [d.id for d in store.list_datasets(0, "").items] == ["d1"]
+    assert [m.id for m in store.list_models(0, "").items] == ["m1"]
+    store.close()
