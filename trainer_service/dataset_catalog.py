@@ -28,7 +28,7 @@ from trainer_service.datasets import (
     validate_sha256,
 )
 from trainer_service.names import DATASETS, new_id, parse_name
-from trainer_service.orphans import remove_orphans
+from trainer_service.orphans import set_aside_orphans
 from trainer_service.paths import DataPaths
 from trainer_service.records import ColumnRecord, DatasetRecord
 from trainer_service.store import DatasetInUse, Page, Store
@@ -159,9 +159,9 @@ class DatasetCatalog:
         """Where the datasets' directories live."""
         return self._paths.datasets
 
-    def remove_orphans(self) -> list[str]:
-        """At startup: remove dataset directories without a stored dataset (see orphans.remove_orphans)."""
-        return remove_orphans(self._paths.datasets, self._store.dataset_ids(), "dataset")
+    def set_aside_orphans(self) -> list[str]:
+        """At startup: move dataset directories without a stored dataset to orphaned/ (see orphans)."""
+        return set_aside_orphans(self._paths.datasets, self._store.dataset_ids(), "dataset", self._paths.orphaned)
 
     def get(self, name: str) -> DatasetRecord:
         """The dataset named datasets/{id}; NOT_FOUND if unknown."""

@@ -15,7 +15,7 @@ from mlsuite_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from trainer_service.events import JobState
 from trainer_service.instances import ColumnRows, PredictRows
 from trainer_service.names import MODELS, TRAINING_JOBS, parse_name
-from trainer_service.orphans import remove_orphans
+from trainer_service.orphans import set_aside_orphans
 from trainer_service.paths import DataPaths
 from trainer_service.predictor import LoadedModel, Prediction, load_model
 from trainer_service.records import ModelRecord
@@ -64,9 +64,9 @@ class ModelCatalog:
         """Where the models' directories live."""
         return self._paths.models
 
-    def remove_orphans(self) -> list[str]:
-        """At startup: remove model directories without a stored model (see orphans.remove_orphans)."""
-        return remove_orphans(self._paths.models, self._store.model_ids(), "model")
+    def set_aside_orphans(self) -> list[str]:
+        """At startup: move model directories without a stored model to orphaned/ (see orphans)."""
+        return set_aside_orphans(self._paths.models, self._store.model_ids(), "model", self._paths.orphaned)
 
     def resolve(self, name: str) -> ModelRecord:
         """The model of "models/{id}", or of "trainingJobs/{id}" once that job has succeeded."""

@@ -31,6 +31,11 @@ class DataPaths:
         return self.root / "models"
 
     @property
+    def orphaned(self) -> Path:
+        """orphaned/{datasets|models}/{id}: directories no row named at startup, set aside, never deleted."""
+        return self.root / "orphaned"
+
+    @property
     def tmp(self) -> Path:
         """Staging area; files are renamed from here into place."""
         return self.root / "tmp"

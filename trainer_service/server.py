@@ -102,8 +102,9 @@ def build_server(
     return create_server(config.server, interceptors(config, metrics), register, [SERVICE_NAME])
 
 
-def _remove_orphans(core: TrainerCore) -> None:
-    """Remove model and dataset directories no row names, before any call is served (so none is mid-publish).
+def _set_aside_orphans(core: TrainerCore) -> None:
+    """Move model and dataset directories no row names to orphaned/, before any call is served (none is
+    mid-publish then).
 
     Not when this start created the database: an emptied or replaced trainer.db names nothing, and every
     directory would look orphaned. They are kept, to be recovered by restoring the database.
@@ -113,8 +114,8 @@ def _remove_orphans(core: TrainerCore) -> None:
         if kept:
             logger.warning("trainer.db is new but %d model/dataset directories exist; keeping them", len(kept))
         return
-    core.models.remove_orphans()
-    core.datasets.remove_orphans()
+    core.models.set_aside_orphans()
+    core.datasets.set_aside_orphans()
 
 
 def serve(config: Config, announce: Callable[[str], None] = lambda line: None) -> None:
@@ -131,7 +132,7 @@ def serve(config: Config, announce: Callable[[str], None] = lambda line: None) -
     server.start()
     try:
         core = TrainerCore.open(config)
-        _remove_orphans(core)
+        _set_aside_orphans(core)
     except sqlite3.DatabaseError as error:
         server.stop(0)
         # sqlite3's messages ("file is not a database", "database disk image is malformed") name no path.

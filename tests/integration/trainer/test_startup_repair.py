@@ -56,7 +56,7 @@ def _trained(stub: pb_grpc.TrainerServiceStub, seed: int) -> tuple[pb.Dataset, p
     return dataset, wait_for(stub, job.name, lambda j: j.state == pb.TRAINING_JOB_STATE_SUCCEEDED)
 
 
-def test_restart_removes_model_and_dataset_directories_no_row_names(servers) -> None:
+def test_restart_sets_aside_model_and_dataset_directories_no_row_names(servers) -> None:
     # A SIGKILL between a model's rename into models/ and the commit of its row (t14), or between a
     # dataset's rename and its insert, or a delete's row removal and its rmtree, left a directory that no
     # call could reach or delete, forever: startup only cleared tmp/.
@@ -77,6 +77,14 @@ def test_restart_removes_model_and_dataset_directories_no_row_names(servers) -> 
     second = servers()
     assert set((data_dir / "models").iterdir()) == {data_dir / "models" / n for n in (*model_dirs, "not-an-id")}
     assert {p.name for p in (data_dir / "datasets").iterdir()} == dataset_dirs
+    # Set aside, not deleted (a database restored from an older backup looks the same), files intact.
+    aside = data_dir / "orphaned"
+    assert [p.name for p in (aside / "models").iterdir()] == [orphan_model]
+    assert [p.name for p in (aside / "datasets").iterdir()] == [orphan_dataset]
+    original = data_dir / "models" / sorted(model_dirs)[0]
+    assert {f.name: f.read_bytes() for f in (aside / "models" / orphan_model).iterdir()} == {
+        f.name: f.read_bytes() for f in original.iterdir()
+    }
     with grpc.insecure_channel(second.address) as channel:
         stub = pb_grpc.TrainerServiceStub(channel)
         assert [predict_numbers(stub, job.model, ROW) for _, job in trained] == before
