@@ -12,8 +12,11 @@ from mlsuite_common.config import (
     add_observability_flags,
     add_server_flags,
     connection_from_args,
+    non_negative_seconds,
     observability_from_args,
     parse_bool,
+    port_number,
+    positive_seconds,
     security_from_args,
 )
 from mlsuite_common.lifecycle import ServerOptions
@@ -48,11 +51,19 @@ def _positive(value: str) -> int:
     return number
 
 
+def _non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {number}")
+    return number
+
+
 def parse_config(argv: Sequence[str] | None = None) -> Config:
     """Parse flags (and MLSUITE_ environment variables) into a Config."""
     parser = argparse.ArgumentParser(prog="mlsuite-trainer", description="MLSuite TrainerService gRPC server")
     add_flag(parser, "--host", default="127.0.0.1", help="address to bind")
-    add_flag(parser, "--port", default=DEFAULT_PORT, type=int, help="port to bind; 0 picks a free one and prints it")
+    add_flag(parser, "--port", default=DEFAULT_PORT, type=port_number,
+             help="port to bind; 0 picks a free one and prints it")
     add_flag(parser, "--data-dir", default=str(Path.home() / ".local/share/mlsuite/trainer"), type=str,
              help="directory for the SQLite metadata, dataset bytes and model artifacts")
     add_flag(parser, "--max-concurrent-jobs", default=2, type=_positive, help="training jobs run at once")
@@ -65,11 +76,11 @@ def parse_config(argv: Sequence[str] | None = None) -> Config:
              help="AUTO always picks the CPU")
     add_flag(parser, "--gpu-preferred-backend", default="auto", env="GPU_PREFERRED_BACKEND",
              choices=["auto", "cuda", "mps", "cpu"], help="backend AUTO tries first")
-    add_flag(parser, "--torch-threads", default=1, type=int,
+    add_flag(parser, "--torch-threads", default=1, type=_non_negative,
              help="torch CPU threads for training and prediction; 0 = one per core")
-    add_flag(parser, "--heartbeat-seconds", default=10.0, type=float,
+    add_flag(parser, "--heartbeat-seconds", default=10.0, type=positive_seconds,
              help="idle interval after which watch streams send a heartbeat (at most 15)")
-    add_flag(parser, "--grace-seconds", default=10.0, type=float, help="drain period on SIGTERM")
+    add_flag(parser, "--grace-seconds", default=10.0, type=non_negative_seconds, help="drain period on SIGTERM")
     add_flag(parser, "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
              help="log level")
     add_server_flags(parser)

@@ -107,6 +107,25 @@ def test_bad_connection_values_are_usage_errors(kind: str, argv: list[str]) -> N
     assert exited.value.code == 2
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        # Before: --port 99999 listened on a random port, -5 on 65531; inf grace overflowed at shutdown.
+        ["--port", "99999"],
+        ["--port", "-5"],
+        ["--grace-seconds", "inf"],
+        ["--grace-seconds", "-1"],
+        ["--heartbeat-seconds", "nan"],
+        ["--heartbeat-seconds", "16"],
+        ["--torch-threads", "-2"],
+    ],
+)
+def test_bad_trainer_values_are_usage_errors(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_trainer(argv)
+    assert exited.value.code == 2
+
+
 @pytest.mark.parametrize("kind", PARSERS)
 def test_tokens_from_flags_environment_and_file(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
