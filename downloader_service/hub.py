@@ -179,10 +179,9 @@ class HubClient:
                 model_id, revision=revision, files_metadata=True, timeout=self._timeout
             )
             commit = info.sha
-            if not commit:
-                raise Unavailable(
-                    f"the Hub at {self.shown_endpoint} did not return a commit", reason=errors.HUB_ERROR
-                )
+            # The commit becomes a cache folder name (and the cleanup deletes under it): only a real sha.
+            if not isinstance(commit, str) or not is_commit(commit):
+                raise self._not_a_hub_answer(model_id, "no 40-hex commit sha" if commit else "no commit sha")
             siblings = info.siblings or []
             if siblings and all(s.size is not None for s in siblings):
                 files = tuple(RepoFile(s.rfilename, int(s.size or 0)) for s in siblings)
@@ -204,6 +203,15 @@ class HubClient:
             )
         except Exception as exc:  # noqa: BLE001 - translated or re-raised
             raise self._resolution_error(exc, model_id, commit) from None
+
+    def _not_a_hub_answer(self, model_id: str, problem: str) -> FailedPrecondition:
+        """HUB_ERROR for an answer no Hub gives (wrong endpoint, proxy or captive portal)."""
+        return FailedPrecondition(
+            f"the endpoint {self.shown_endpoint} answered the model info of {model_id} with {problem}: "
+            "not a Hub answer",
+            reason=errors.HUB_ERROR,
+            metadata={"model_id": model_id, "endpoint": self.shown_endpoint},
+        )
 
     def _resolution_error(self, exc: Exception, model_id: str, revision: str) -> Exception:
         meta = {"model_id": model_id}
