@@ -44,8 +44,12 @@ from huggingface_hub.errors import (  # noqa: E402
     RevisionNotFoundError,
 )
 from huggingface_hub.file_download import repo_folder_name  # noqa: E402
-from huggingface_hub.hf_api import RepoFile as _HubFile  # noqa: E402
-from huggingface_hub.utils import filter_repo_objects  # noqa: E402
+from huggingface_hub.utils import (  # noqa: E402
+    build_hf_headers,
+    filter_repo_objects,
+    get_session,
+    hf_raise_for_status,
+)
 from huggingface_hub.utils._http import default_client_factory  # noqa: E402 - the library's own client
 
 from downloader_service import errors  # noqa: E402
@@ -64,6 +68,7 @@ __all__ = ["CHUNK_BYTES", "HubClient", "filter_paths", "shown_url"]
 logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
+_MAX_TREE_PAGES = 100  # the Hub pages trees by 1,000 entries or more: far beyond any downloadable model
 constants.HF_HUB_DISABLE_XET = True  # in case huggingface_hub was imported before this module
 constants.DOWNLOAD_CHUNK_SIZE = CHUNK_BYTES  # process-global, read at call time
 
@@ -126,11 +131,26 @@ def _stop_if_cancelled(_request: httpx2.Request) -> None:
         raise errors.DownloadCancelled()
 
 
+def _bound_timeout(request: httpx2.Request) -> None:
+    """An httpx request hook: a request sent without a timeout gets --hub-timeout-seconds.
+
+    huggingface_hub's client has timeout=None, and some of its calls (the tree listing) pass none: a
+    Hub that never answered held the StartDownload thread forever, and SIGTERM could not exit.
+    """
+    timeout = request.extensions.get("timeout") or {}
+    if all(value is None for value in timeout.values()):
+        bound = httpx2.Timeout(constants.HF_HUB_DOWNLOAD_TIMEOUT)
+        request.extensions = {**request.extensions, "timeout": bound.as_dict()}
+
+
 def _client_factory() -> httpx2.Client:
-    """huggingface_hub's own HTTP client, with the cancel check added to its request hooks."""
+    """huggingface_hub's own HTTP client, with the timeout bound and the cancel check in its request hooks."""
     client = default_client_factory()
     hooks = client.event_hooks
-    client.event_hooks = {**hooks, "request": [*hooks.get("request", []), _stop_if_cancelled]}
+    client.event_hooks = {
+        **hooks,
+        "request": [*hooks.get("request", []), _bound_timeout, _stop_if_cancelled],
+    }
     return client
 
 
@@ -163,7 +183,8 @@ class HubClient:
         self._token = token
         self._timeout = timeout
         # The read timeout of file transfers too (huggingface_hub reads it at each request): a Hub that stops
-        # sending mid-file is noticed, and a cancel lands, within this many seconds.
+        # sending mid-file is noticed, and a cancel lands, within this many seconds. _bound_timeout gives it
+        # to every other request that names no timeout.
         constants.HF_HUB_DOWNLOAD_TIMEOUT = timeout
         self._api = HfApi(endpoint=self.endpoint, token=token or False)
 
@@ -185,14 +206,34 @@ class HubClient:
             siblings = info.siblings or []
             if siblings and all(s.size is not None for s in siblings):
                 files = tuple(RepoFile(s.rfilename, int(s.size or 0)) for s in siblings)
-            else:  # a Hub without file sizes in the model info: list the tree (no timeout there)
-                entries = self._api.list_repo_tree(model_id, revision=commit, recursive=True)
-                files = tuple(RepoFile(e.path, int(e.size or 0)) for e in entries if isinstance(e, _HubFile))
+            else:  # a Hub without file sizes in the model info: list the tree
+                files = self._tree_files(model_id, commit)
         except ServiceError:
             raise
         except Exception as exc:  # noqa: BLE001 - translated or re-raised
             raise self._resolution_error(exc, model_id, revision) from None
         return RepoListing(model_id=model_id, revision=revision, commit=commit, files=files)
+
+    def _tree_files(self, model_id: str, commit: str) -> tuple[RepoFile, ...]:
+        """Every file of the commit's tree, one bounded request per page.
+
+        Not HfApi.list_repo_tree: it retries a timed-out page five times with backoff, so a hung Hub
+        held StartDownload for minutes instead of --hub-timeout-seconds.
+        """
+        url: str | None = f"{self.endpoint}/api/models/{model_id}/tree/{commit}"
+        params: dict[str, str] | None = {"recursive": "true"}
+        headers = build_hf_headers(token=self._token or False)
+        files: list[RepoFile] = []
+        for _page in range(_MAX_TREE_PAGES):
+            response = get_session().get(url, headers=headers, params=params, timeout=self._timeout)
+            hf_raise_for_status(response)
+            files += [
+                RepoFile(e["path"], int(e.get("size") or 0)) for e in response.json() if e.get("type") == "file"
+            ]
+            url, params = response.links.get("next", {}).get("url"), None
+            if not url:
+                return tuple(files)
+        raise self._not_a_hub_answer(model_id, f"a tree listing of more than {_MAX_TREE_PAGES} pages")
 
     def check_access(self, model_id: str, commit: str, path: str) -> None:
         """HEAD one file, so a gated repo is refused now rather than at its first byte."""
@@ -207,7 +248,7 @@ class HubClient:
     def _not_a_hub_answer(self, model_id: str, problem: str) -> FailedPrecondition:
         """HUB_ERROR for an answer no Hub gives (wrong endpoint, proxy or captive portal)."""
         return FailedPrecondition(
-            f"the endpoint {self.shown_endpoint} answered the model info of {model_id} with {problem}: "
+            f"the endpoint {self.shown_endpoint} answered for model {model_id} with {problem}: "
             "not a Hub answer",
             reason=errors.HUB_ERROR,
             metadata={"model_id": model_id, "endpoint": self.shown_endpoint},

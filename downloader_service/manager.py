@@ -116,7 +116,9 @@ class DownloadManager:
                 job.cancel_message = "cancelled: the server is shutting down"
                 job.cancel.set()
                 if self._board.snapshot().state is DownloadState.RESOLVING:
+                    # Nothing on disk and no worker: the resolving call ends within the Hub timeout.
                     self._end(job, DownloadState.CANCELLED, job.cancel_message, log=False)
+                    job = None
         if job is not None:
             logger.info("shutting down: cancelling the download of %s", job.request.model_id)
             job.done.wait(timeout)
