@@ -109,6 +109,7 @@ class DownloadManager:
 
     def close(self, timeout: float = 10.0) -> None:
         """Cancel the running download cleanly, persist the final status and release every watcher."""
+        ending = None
         with self._lock:
             self._closing = True
             job = self._job
@@ -117,9 +118,10 @@ class DownloadManager:
                 job.cancel.set()
                 if self._board.snapshot().state is DownloadState.RESOLVING:
                     # Nothing on disk and no worker: the resolving call ends within the Hub timeout.
-                    self._end(job, DownloadState.CANCELLED, job.cancel_message, log=False)
-                    job = None
-        if job is not None:
+                    ending = self._claim_end(job, DownloadState.CANCELLED, job.cancel_message)
+        if ending is not None and job is not None:
+            self._publish_end(job, ending, log=False)
+        elif job is not None:
             logger.info("shutting down: cancelling the download of %s", job.request.model_id)
             job.done.wait(timeout)
         self._writer.stop()
@@ -255,14 +257,35 @@ class DownloadManager:
         reason: str = "",
         log: bool = True,
     ) -> None:
-        """End `job` unless something else already did; callers holding the lock pass log=False."""
+        """End `job` unless something else already did.
+
+        The terminal status reaches the disk before any client can see it: a client that saw SUCCEEDED
+        must not find the model FAILED (INTERRUPTED) and deleted after a crash.
+        """
+        ending = self._claim_end(job, state, message, error=error, reason=reason)
+        if ending is not None:
+            self._publish_end(job, ending, log=log)
+
+    def _claim_end(
+        self, job: DownloadJob, state: DownloadState, message: str, *, error: str = "", reason: str = ""
+    ) -> DownloadStatus | None:
+        """Claim the ending of `job` (None if something else ended it); publish it with _publish_end."""
         with self._lock:
             if self._job is not job:
-                return
-            self._job = None
-            job.final = self._board.finish(state, message, error=error, error_reason=reason)
+                return None
+            self._job = None  # claimed: nothing else ends it, and nothing changes the status until published
+            return self._board.ending(state, message, error=error, error_reason=reason)
+
+    def _publish_end(self, job: DownloadJob, ending: DownloadStatus, *, log: bool = True) -> None:
+        """Persist the terminal status, then publish it; never called with the status lock held."""
+        if not self._writer.persist(ending):
+            logger.warning("the end of the download of %s is published but not persisted", job.request.model_id)
+        job.final = self._board.publish(ending)
         if log:
-            logger.info("download of %s ended %s: %s", job.request.model_id, state.value, error or message)
+            logger.info(
+                "download of %s ended %s: %s", job.request.model_id, ending.state.value,
+                ending.error or ending.status_message,
+            )
 
     # -- cancel --------------------------------------------------------------------------------------
 
@@ -275,10 +298,13 @@ class DownloadManager:
             if job is None or not state.is_active:
                 raise FailedPrecondition("no download is running", reason=errors.NOT_DOWNLOADING)
             job.cancel.set()
+            ending = None
             if state is DownloadState.RESOLVING:  # nothing on disk yet: end now
-                self._end(job, DownloadState.CANCELLED, job.cancel_message, log=False)
+                ending = self._claim_end(job, DownloadState.CANCELLED, job.cancel_message)
             else:
                 self._board.note(f"cancelling {job.request.model_id}")
+        if ending is not None:
+            self._publish_end(job, ending, log=False)
         logger.info("cancel requested for %s", job.request.model_id)
         if job.final is None:
             job.done.wait(self._cancel_wait)
