@@ -36,6 +36,9 @@ class DownloadJob:
     done: threading.Event = field(default_factory=threading.Event)
     cancel_message: str = "cancelled by request"
     final: DownloadStatus | None = None
+    # Set once resolving ended; `refusal` is why it failed (what callers who joined it raise too).
+    resolved: threading.Event = field(default_factory=threading.Event)
+    refusal: Exception | None = None
 
 
 class _Capped:

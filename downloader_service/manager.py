@@ -35,6 +35,16 @@ STATUS_FILE = Path(".mlsuite-downloader") / "status.json"
 CRASH_VERSION_GAP = 1_000_000
 
 
+def _same_error(error: Exception) -> Exception:
+    """A copy of a refusal for another caller (one exception object is not raised on two threads)."""
+    if not isinstance(error, ServiceError):
+        return RuntimeError("resolving the download failed")  # INTERNAL, as for the first caller
+    clone = error.__class__.__new__(error.__class__)
+    clone.__dict__.update(error.__dict__)
+    clone.args = error.args
+    return clone
+
+
 class DownloadManager:
     """Starts, cancels and reports downloads; lists and deletes cached models."""
 
@@ -153,6 +163,7 @@ class DownloadManager:
     def start(self, request: DownloadRequest) -> DownloadStatus:
         """Start (or join) a download; returns once it runs, or has finished when everything is cached."""
         self._require_open()
+        joined: DownloadJob | None = None
         with self._lock:
             current = self._board.snapshot()
             if request.request_id and request.request_id == current.request_id:
@@ -173,7 +184,7 @@ class DownloadManager:
                     current.revision,
                     current.commit,
                 ):
-                    job = None
+                    job, joined = None, self._job
                 else:
                     raise Aborted(
                         f"{current.current_model} is downloading; wait for it to finish or cancel it",
@@ -195,8 +206,16 @@ class DownloadManager:
                 self._board.begin(request)
         if job is None:
             logger.info("joining the running download of %s@%s", request.model_id, request.revision)
+            if joined is not None and joined.resolved.wait(self._cancel_wait) and joined.refusal is not None:
+                raise _same_error(joined.refusal)  # joiners of a refused download are refused alike
             return self._board.wait_until(lambda s: s.state is not DownloadState.RESOLVING, self._cancel_wait)
-        return self._resolve_and_launch(job)
+        try:
+            return self._resolve_and_launch(job)
+        except Exception as exc:
+            job.refusal = exc
+            raise
+        finally:
+            job.resolved.set()
 
     def _resolve_and_launch(self, job: DownloadJob) -> DownloadStatus:
         request = job.request

@@ -112,6 +112,7 @@ class LocalHub:
         self.api_body: tuple[int, str, bytes] | None = None  # every /api/ request: (status, content type, body)
         self.tree_entries: list[object] | None = None  # the tree listing's entries, verbatim
         self.stall_tree = False  # tree listings send nothing (until reset_faults)
+        self.api_delay = 0.0  # seconds every /api/ answer waits (a slow Hub: concurrent calls overlap)
         self._body_started = threading.Condition(self._lock)
         self._bodies_started: dict[str, int] = {}
         self._server = _Server(("127.0.0.1", port), self)
@@ -169,6 +170,7 @@ class LocalHub:
         self.api_body = None
         self.tree_entries = None
         self.stall_tree = False
+        self.api_delay = 0.0
         with self._lock:
             self._bodies_started.clear()
             self.requests.clear()
@@ -254,6 +256,8 @@ class LocalHub:
     def _handle_api(
         self, handler: _Handler, segments: list[str], query: dict[str, list[str]], *, head: bool
     ) -> None:
+        if self.api_delay:
+            time.sleep(self.api_delay)
         if self.api_status is not None:
             self._error(handler, self.api_status, "", "injected failure", head=head)
             return
