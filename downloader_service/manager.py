@@ -178,8 +178,10 @@ class DownloadManager:
                         "request_id was already used for another download (model, revision or patterns differ)",
                         field="request_id", reason="REQUEST_ID_REUSED",
                     )
-                return current
-            if current.is_downloading:
+                if current.state is not DownloadState.RESOLVING:
+                    return current
+                job, joined = None, self._job  # not accepted yet: share its outcome, as a joiner does
+            elif current.is_downloading:
                 if current.current_model == request.model_id and request.revision in (
                     current.revision,
                     current.commit,
@@ -229,7 +231,8 @@ class DownloadManager:
             if plan.pending:
                 self._hub.check_access(request.model_id, plan.commit, plan.pending[0].path)
         except ServiceError as exc:
-            self._end(job, DownloadState.FAILED, "download refused", error=exc.message, reason=exc.reason)
+            self._end(job, DownloadState.FAILED, "download refused", error=exc.message, reason=exc.reason,
+                      refused=True)
             raise
         except Exception:
             logger.exception("resolving %s@%s failed unexpectedly", request.model_id, request.revision)
@@ -239,6 +242,7 @@ class DownloadManager:
                 "download failed",
                 error="internal error while resolving",
                 reason="INTERNAL",
+                refused=True,
             )
             raise
         with self._lock:
@@ -275,14 +279,17 @@ class DownloadManager:
         error: str = "",
         reason: str = "",
         log: bool = True,
+        refused: bool = False,
     ) -> None:
-        """End `job` unless something else already did.
+        """End `job` unless something else already did; a `refused` one (StartDownload failed) keeps no request_id.
 
         The terminal status reaches the disk before any client can see it: a client that saw SUCCEEDED
         must not find the model FAILED (INTERRUPTED) and deleted after a crash.
         """
         ending = self._claim_end(job, state, message, error=error, reason=reason)
         if ending is not None:
+            if refused:  # a request_id binds only to an accepted download: the retry must start it
+                ending = dataclasses.replace(ending, request_id="")
             self._publish_end(job, ending, log=log)
 
     def _claim_end(
