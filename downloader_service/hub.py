@@ -24,7 +24,6 @@ from typing import Any  # noqa: E402
 
 import httpx2  # noqa: E402 - the transport huggingface_hub raises from
 from huggingface_hub import (  # noqa: E402
-    HfApi,
     HFCacheInfo,
     constants,
     get_hf_file_metadata,
@@ -53,6 +52,7 @@ from huggingface_hub.utils import (  # noqa: E402
 from huggingface_hub.utils._http import default_client_factory  # noqa: E402 - the library's own client
 
 from downloader_service import errors  # noqa: E402
+from downloader_service.hub_answers import NotAHubAnswer, parse_model_info, parse_tree_page  # noqa: E402
 from downloader_service.hub_values import CachedRevision, RepoFile, RepoListing  # noqa: E402
 from downloader_service.validation import is_commit, model_id_problem  # noqa: E402
 from mlsuite_common.errors import (  # noqa: E402
@@ -186,7 +186,6 @@ class HubClient:
         # sending mid-file is noticed, and a cancel lands, within this many seconds. _bound_timeout gives it
         # to every other request that names no timeout.
         constants.HF_HUB_DOWNLOAD_TIMEOUT = timeout
-        self._api = HfApi(endpoint=self.endpoint, token=token or False)
 
     def __repr__(self) -> str:
         return f"HubClient(endpoint={self.shown_endpoint!r}, cache_dir={str(self.cache_dir)!r})"
@@ -194,25 +193,38 @@ class HubClient:
     # -- resolution ----------------------------------------------------------------------------------
 
     def list_files(self, model_id: str, revision: str) -> RepoListing:
-        """Resolve `revision` to a commit and list every file with its size (one bounded request)."""
+        """Resolve `revision` to a commit and list every file with its size (bounded requests).
+
+        The answers are read here rather than by HfApi.model_info, so that a body no Hub sends is
+        HUB_ERROR naming the endpoint, checked (commit, file names, sizes) before any filesystem use.
+        """
         try:
-            info = self._api.model_info(
-                model_id, revision=revision, files_metadata=True, timeout=self._timeout
-            )
-            commit = info.sha
-            # The commit becomes a cache folder name (and the cleanup deletes under it): only a real sha.
-            if not isinstance(commit, str) or not is_commit(commit):
-                raise self._not_a_hub_answer(model_id, "no 40-hex commit sha" if commit else "no commit sha")
-            siblings = info.siblings or []
-            if siblings and all(s.size is not None for s in siblings):
-                files = tuple(RepoFile(s.rfilename, int(s.size or 0)) for s in siblings)
-            else:  # a Hub without file sizes in the model info: list the tree
+            url = f"{self.endpoint}/api/models/{model_id}/revision/{urllib.parse.quote(revision, safe='')}"
+            body, _ = self._get_json(url, {"blobs": "true"})
+            commit, files = parse_model_info(body)
+            if files is None:  # a Hub without file sizes in the model info: list the tree
                 files = self._tree_files(model_id, commit)
         except ServiceError:
             raise
+        except NotAHubAnswer as exc:
+            raise self._not_a_hub_answer(model_id, str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - translated or re-raised
             raise self._resolution_error(exc, model_id, revision) from None
         return RepoListing(model_id=model_id, revision=revision, commit=commit, files=files)
+
+    def _get_json(self, url: str, params: dict[str, str] | None) -> tuple[object, str | None]:
+        """One bounded GET of a Hub API route: its JSON body (NotAHubAnswer if none) and its next page."""
+        response = get_session().get(
+            url, headers=build_hf_headers(token=self._token or False), params=params, timeout=self._timeout
+        )
+        hf_raise_for_status(response)
+        if not 200 <= response.status_code < 300:  # e.g. a redirect without a Location
+            raise NotAHubAnswer(f"HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:  # HTML, text, truncated JSON (UnicodeDecodeError is a ValueError too)
+            raise NotAHubAnswer("a body that is not JSON") from None
+        return body, response.links.get("next", {}).get("url")
 
     def _tree_files(self, model_id: str, commit: str) -> tuple[RepoFile, ...]:
         """Every file of the commit's tree, one bounded request per page.
@@ -222,18 +234,14 @@ class HubClient:
         """
         url: str | None = f"{self.endpoint}/api/models/{model_id}/tree/{commit}"
         params: dict[str, str] | None = {"recursive": "true"}
-        headers = build_hf_headers(token=self._token or False)
         files: list[RepoFile] = []
         for _page in range(_MAX_TREE_PAGES):
-            response = get_session().get(url, headers=headers, params=params, timeout=self._timeout)
-            hf_raise_for_status(response)
-            files += [
-                RepoFile(e["path"], int(e.get("size") or 0)) for e in response.json() if e.get("type") == "file"
-            ]
-            url, params = response.links.get("next", {}).get("url"), None
+            body, url = self._get_json(url, params)  # type: ignore[arg-type]
+            files += parse_tree_page(body)
+            params = None  # the next-page link carries them
             if not url:
                 return tuple(files)
-        raise self._not_a_hub_answer(model_id, f"a tree listing of more than {_MAX_TREE_PAGES} pages")
+        raise NotAHubAnswer(f"a tree listing of more than {_MAX_TREE_PAGES} pages")
 
     def check_access(self, model_id: str, commit: str, path: str) -> None:
         """HEAD one file, so a gated repo is refused now rather than at its first byte."""
@@ -249,7 +257,7 @@ class HubClient:
         """HUB_ERROR for an answer no Hub gives (wrong endpoint, proxy or captive portal)."""
         return FailedPrecondition(
             f"the endpoint {self.shown_endpoint} answered for model {model_id} with {problem}: "
-            "not a Hub answer",
+            "not a Hub answer (is --hub-endpoint a Hugging Face Hub?)",
             reason=errors.HUB_ERROR,
             metadata={"model_id": model_id, "endpoint": self.shown_endpoint},
         )

@@ -240,8 +240,8 @@ class DownloadManager:
                 job,
                 DownloadState.FAILED,
                 "download failed",
-                error="internal error while resolving",
-                reason="INTERNAL",
+                error="unexpected error while resolving; see the server log",
+                reason=errors.DOWNLOAD_FAILED,  # the status reasons README lists; the call itself is INTERNAL
                 refused=True,
             )
             raise

@@ -105,3 +105,45 @@ def test_sigterm_exits_while_a_tree_listing_hangs(spawn_downloader, repos, hub, 
     process.signal(signal.SIGTERM)
     assert process.wait(15) == 0
     assert time.monotonic() - began < 8
+
+
+_JSON = "application/json"
+
+
+@pytest.mark.parametrize(
+    ("knob", "value"),
+    [
+        ("api_body", (200, "text/html", b"<html>captive portal</html>")),
+        ("api_body", (200, _JSON, b'{"foo": 1}')),
+        ("api_body", (200, _JSON, b"[]")),
+        ("api_body", (200, _JSON, b'{"sha": "' + b"a" * 40 + b'", "siblings": {"x": 1}}')),
+        ("api_body", (302, "text/plain", b"")),  # a redirect without a Location
+        ("info_siblings", [{"rfilename": "../../evil.json", "size": 10}]),
+        ("info_siblings", [{"rfilename": "/tmp/evil.json", "size": 10}]),
+        ("info_siblings", [{"rfilename": "a//evil.json", "size": 10}]),
+        ("info_siblings", [{"rfilename": "config.json", "size": "ten"}]),
+        ("info_siblings", [{"rfilename": "config.json", "size": -5}]),
+        ("info_siblings", [None]),
+        ("info_siblings", [{"size": 10}]),
+        ("tree_entries", [{"type": "file", "path": "../evil.json", "size": 10}]),
+        ("tree_entries", [{"type": "file", "path": "config.json", "size": "ten"}]),
+        ("tree_entries", {"foo": 1}),
+        ("tree_entries", [None]),
+    ],
+)
+def test_an_answer_no_hub_gives_is_hub_error(make_downloader, repos, hub, tmp_path, knob: str, value) -> None:
+    downloader = make_downloader()
+    if knob == "tree_entries":
+        hub.model_info_sizes = False
+    setattr(hub, knob, value)
+    with pytest.raises(FailedPreconditionError) as bad:
+        downloader.client.start_download(repos.tiny)
+    assert bad.value.reason == "HUB_ERROR"
+    assert "not a Hub answer" in bad.value.message and hub.url in bad.value.message
+    status = downloader.client.get_status()
+    assert (status.state, status.error_reason) == (DownloadState.FAILED, "HUB_ERROR")
+    assert not list(downloader.cache_dir.glob("models--*"))  # refused before any filesystem use
+    assert not list(tmp_path.rglob("evil.json"))
+    hub.reset_faults()  # the server keeps serving
+    downloader.client.start_download(repos.tiny)
+    assert downloader.client.wait(timeout=30).state is DownloadState.SUCCEEDED
