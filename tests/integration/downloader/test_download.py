@@ -134,6 +134,23 @@ def test_custom_patterns_select_files(downloader, repos) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("patterns", "revision"),
+    [(["vocab.txt", "tokenizer_config.json"], "main"), (["README.md"], "dev"), (["*.txt"], "main")],
+)
+def test_patterns_without_the_config_succeed_without_loading_it(downloader, repos, patterns, revision) -> None:
+    client = downloader.client
+    client.start_download(repos.tiny, revision=revision, allow_patterns=patterns)
+    final = client.wait(timeout=30)
+    assert final.state is DownloadState.SUCCEEDED, final.error
+    assert "no config.json, files checked" in final.status_message
+    [model] = client.list_models()
+    assert model.revision == revision and "config.json" not in model.files
+    client.start_download(repos.tiny, revision=revision)  # config.json included: loaded as before
+    final = client.wait(timeout=30)
+    assert final.state is DownloadState.SUCCEEDED and "(bert, " in final.status_message
+
+
 def test_a_cut_connection_is_resumed_by_the_client(downloader, repos, hub) -> None:
     hub.cut_after["model.safetensors"] = 100_000  # past the first 64 KiB chunk, so the retry resumes
     client = downloader.client

@@ -29,6 +29,9 @@ class FakeHub:
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "repo" / "blobs").mkdir(parents=True)
+        (root / "snap").mkdir()
+        for file in FILES:  # the snapshot the worker checks: every file with its listed size
+            (root / "snap" / file.path).write_bytes(b"x" * file.size)
         self.lock: threading.RLock | None = None
         self.calls: list[tuple[str, bool]] = []
         self.release = threading.Event()
