@@ -34,6 +34,7 @@ from huggingface_hub import (  # noqa: E402
     try_to_load_from_cache,
 )
 from huggingface_hub.errors import (  # noqa: E402
+    CorruptedCacheException,
     EntryNotFoundError,
     GatedRepoError,
     HfHubHTTPError,
@@ -49,6 +50,7 @@ from huggingface_hub.utils import (  # noqa: E402
     get_session,
     hf_raise_for_status,
 )
+from huggingface_hub.utils._cache_manager import CachedRepoInfo, _scan_cached_repo  # noqa: E402 - one repo
 from huggingface_hub.utils._http import default_client_factory  # noqa: E402 - the library's own client
 
 from downloader_service import errors  # noqa: E402
@@ -400,7 +402,7 @@ class HubClient:
         """
         if not self.cache_dir.is_dir():
             return []
-        info = scan_cache_dir(self.cache_dir)
+        info = self._scan_cache()
         for warning in info.warnings:
             logger.debug("cache scan skipped an entry: %s", warning)
         readable = {repo.repo_path.resolve() for repo in info.repos}
@@ -489,7 +491,11 @@ class HubClient:
             shutil.rmtree(repo_dir / "snapshots" / commit, ignore_errors=True)
         if (repo_dir / "refs").is_dir():
             for ref in (repo_dir / "refs").rglob("*"):
-                if ref.is_file() and ref.read_text().strip() in commits:
+                try:
+                    named = ref.read_text().strip() if ref.is_file() else ""
+                except (OSError, UnicodeDecodeError):  # a damaged ref names nothing: leave it
+                    continue
+                if named in commits:
                     ref.unlink()
         used = {p.resolve() for p in (repo_dir / "snapshots").rglob("*") if p.is_symlink()}
         freed = 0
@@ -499,6 +505,32 @@ class HubClient:
                 blob.unlink()
         return freed
 
+    def _scan_cache(self) -> HFCacheInfo:
+        """scan_cache_dir, except that a repo it chokes on is left out (and logged) instead of failing it all.
+
+        It lets UnicodeDecodeError or OSError escape (a ref file of binary bytes, an unreadable folder):
+        one damaged entry then made listing and deleting any model INTERNAL. Those repos are rescanned
+        one by one here; the ones left out are handled as damaged (see scan and _delete_damaged).
+        """
+        try:
+            return scan_cache_dir(self.cache_dir)
+        except (UnicodeDecodeError, OSError) as exc:
+            logger.warning("cache scan failed (%s); scanning the models one by one", type(exc).__name__)
+        repos: set[CachedRepoInfo] = set()
+        warnings: list[CorruptedCacheException] = []
+        for repo_dir in sorted(self.cache_dir.glob("models--*")):
+            try:
+                repos.add(_scan_cached_repo(repo_dir))
+            except (CorruptedCacheException, UnicodeDecodeError, OSError) as exc:
+                warnings.append(CorruptedCacheException(f"{repo_dir.name}: {type(exc).__name__}"))
+        return HFCacheInfo(
+            size_on_disk=sum(r.size_on_disk for r in repos),
+            repos=frozenset(repos),
+            incomplete_files=frozenset(),
+            warnings=warnings,
+            cache_dir=self.cache_dir,
+        )
+
     def _repo_only(self, model_id: str) -> HFCacheInfo | None:
         """The cache scan narrowed to `model_id`'s repo (None if it is not readable).
 
@@ -506,7 +538,7 @@ class HubClient:
         the first repo it finds it in. A mirror or a pushed copy of a model shares its commit hashes, so
         on the whole cache that could delete another model; on one repo it cannot.
         """
-        info = scan_cache_dir(self.cache_dir)
+        info = self._scan_cache()
         repo = next((r for r in info.repos if r.repo_id == model_id and r.repo_type == "model"), None)
         return None if repo is None else dataclasses.replace(info, repos=frozenset({repo}))
 

@@ -302,3 +302,20 @@ def test_a_missing_blob_hides_only_its_revision_and_the_model_can_still_be_delet
     assert gone.deleted == () and gone.freed_bytes > 0 and not repo.exists()
     client.start_download(repos.tiny, revision="dev")  # and it downloads cleanly again
     assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
+
+
+def test_a_ref_of_binary_bytes_damages_only_its_model(downloader, repos) -> None:
+    client = downloader.client
+    for model_id in (repos.tiny, repos.single):
+        client.start_download(model_id)
+        assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
+    repo = downloader.cache_dir / "models--mlsuite-test--tiny-bert"
+    (repo / "refs" / "bin").write_bytes(b"\xff\xfe\x00")  # not text: huggingface_hub's scan raises
+    listed = sorted((m.model_id, m.commit) for m in client.list_models())
+    assert listed == sorted((m, repos.commits[m]) for m in (repos.tiny, repos.single))
+    assert [m.model_id for m in client.delete_model(repos.single).deleted] == [repos.single]
+    result = client.delete_model(repos.tiny, revision="main")  # the damaged model's revision too
+    assert [m.commit for m in result.deleted] == [repos.commits[repos.tiny]]
+    assert list(client.list_models()) == []
+    client.delete_model(repos.tiny)  # and its folder, damaged ref included
+    assert not repo.exists()
