@@ -188,6 +188,7 @@ class HubClient:
         # sending mid-file is noticed, and a cancel lands, within this many seconds. _bound_timeout gives it
         # to every other request that names no timeout.
         constants.HF_HUB_DOWNLOAD_TIMEOUT = timeout
+        self._skipped: set[str] = set()  # cache entries already logged as not listable
 
     def __repr__(self) -> str:
         return f"HubClient(endpoint={self.shown_endpoint!r}, cache_dir={str(self.cache_dir)!r})"
@@ -413,7 +414,13 @@ class HubClient:
         for repo in info.repos:
             if repo.repo_type != "model":
                 continue
+            if model_id_problem(repo.repo_id):
+                self._skip(repo.repo_path.name, "its name is not a valid model id")
+                continue
             for revision in repo.revisions:
+                if not is_commit(revision.commit_hash):
+                    self._skip(f"{repo.repo_path.name}/snapshots/{revision.commit_hash}", "not a 40-hex commit")
+                    continue
                 found.append(
                     CachedRevision(
                         model_id=repo.repo_id,
@@ -431,6 +438,16 @@ class HubClient:
                 )
         return found
 
+    def _skip(self, entry: str, why: str) -> None:
+        """Log, once per entry, a cache entry left out of the listing because the API could not name it.
+
+        Listed, it could not be deleted (DeleteDownloadedModel validates model ids and commits); it is
+        left on disk untouched, for whoever put it there.
+        """
+        if entry not in self._skipped:
+            self._skipped.add(entry)
+            logger.warning("cache: %s is not listed: %s", entry, why)
+
     @staticmethod
     def _model_id_of(repo_dir: Path) -> str | None:
         """The model id of a models--org--name folder (None if it does not name a valid one)."""
@@ -441,7 +458,10 @@ class HubClient:
         """The intact revisions of a repo scan_cache_dir could not read; the others are logged."""
         model_id = self._model_id_of(repo_dir)
         snapshots = repo_dir / "snapshots"
-        if model_id is None or not snapshots.is_dir():
+        if model_id is None:
+            self._skip(repo_dir.name, "its name is not a valid model id")
+            return []
+        if not snapshots.is_dir():
             return []
         refs: dict[str, list[str]] = {}
         if (repo_dir / "refs").is_dir():
@@ -455,6 +475,7 @@ class HubClient:
         intact: list[CachedRevision] = []
         for snapshot in sorted(snapshots.iterdir()):
             if not snapshot.is_dir() or not is_commit(snapshot.name):
+                self._skip(f"{repo_dir.name}/snapshots/{snapshot.name}", "not a 40-hex commit folder")
                 continue
             files = [p for p in snapshot.rglob("*") if p.is_symlink() or p.is_file()]
             missing = [p for p in files if not p.exists()]

@@ -319,3 +319,22 @@ def test_a_ref_of_binary_bytes_damages_only_its_model(downloader, repos) -> None
     assert list(client.list_models()) == []
     client.delete_model(repos.tiny)  # and its folder, damaged ref included
     assert not repo.exists()
+
+
+def test_cache_entries_the_api_cannot_name_are_not_listed(downloader, repos, caplog) -> None:
+    client = downloader.client
+    client.start_download(repos.tiny)
+    assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
+    foreign = downloader.cache_dir / "models--a--b--c" / "snapshots" / ("b" * 40)
+    foreign.mkdir(parents=True)
+    (foreign / "x.txt").write_text("x")
+    odd = downloader.cache_dir / "models--mlsuite-test--tiny-bert" / "snapshots" / "notacommit"
+    odd.mkdir()
+    (odd / "y.txt").write_text("y")
+    for _ in range(2):
+        assert [(m.model_id, m.commit) for m in client.list_models()] == [(repos.tiny, repos.commits[repos.tiny])]
+    skipped = [r.getMessage() for r in caplog.records if "is not listed" in r.getMessage()]
+    assert len(skipped) == 2  # logged once each, not at every listing
+    client.delete_model(repos.tiny, revision="main")  # what is listed can be deleted
+    assert list(client.list_models()) == []
+    assert (foreign / "x.txt").exists()  # what the service cannot name is left alone
