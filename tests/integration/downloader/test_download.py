@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from datetime import UTC, datetime
@@ -201,9 +202,12 @@ def test_list_is_paginated_and_delete_removes_models(downloader, repos) -> None:
         tiny.last_modified is not None and abs((datetime.now(UTC) - tiny.last_modified).total_seconds()) < 300
     )
 
-    with pytest.raises(InvalidArgumentError) as bad_token:
-        client.list_models_page(page_token="not-a-token")
-    assert bad_token.value.field_violations[0].field == "page_token"
+    forged = base64.urlsafe_b64encode(b'{"after": [null, null]}').decode()
+    for token in ("not-a-token", forged):
+        with pytest.raises(InvalidArgumentError) as bad_token:
+            client.list_models_page(page_token=token)
+        assert bad_token.value.field_violations[0].field == "page_token"
+        assert bad_token.value.reason == "INVALID_PAGE_TOKEN"
 
     result = client.delete_model(repos.tiny, revision="main")
     assert [m.model_id for m in result.deleted] == [repos.tiny]
