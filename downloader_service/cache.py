@@ -16,13 +16,14 @@ from pathlib import Path
 from downloader_service import errors
 from downloader_service.hub import HubClient
 from downloader_service.hub_values import CachedRevision
-from downloader_service.validation import is_commit
+from downloader_service.validation import is_commit, model_id_problem
 from mlsuite_common.errors import InvalidArgument, NotFound
 
 __all__ = ["CachedModel", "ModelPage", "DeleteResult", "ModelCache", "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE"]
 
 logger = logging.getLogger(__name__)
 
+INVALID_PAGE_TOKEN = "INVALID_PAGE_TOKEN"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
@@ -76,12 +77,25 @@ def _encode_token(model_id: str, commit: str) -> str:
 
 
 def _decode_token(token: str) -> tuple[str, str]:
+    """The (model id, commit) a token of _encode_token holds; INVALID_PAGE_TOKEN for anything else.
+
+    The shape is checked, not only the encoding: a forged {"after": [null, null]} or {"after": "ab"}
+    must not pass for a position in the listing.
+    """
+    bad = InvalidArgument(
+        "page_token is not a token this server issued", field="page_token", reason=INVALID_PAGE_TOKEN
+    )
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        model_id, commit = json.loads(raw)["after"]
-        return str(model_id), str(commit)
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidArgument("page_token is not a token this server issued", field="page_token") from exc
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise bad from None
+    after = data.get("after") if isinstance(data, dict) and len(data) == 1 else None
+    if not isinstance(after, list) or len(after) != 2 or not all(isinstance(v, str) for v in after):
+        raise bad
+    model_id, commit = after
+    if model_id_problem(model_id) is not None or not is_commit(commit):
+        raise bad
+    return model_id, commit
 
 
 class ModelCache:

@@ -36,6 +36,9 @@ class DownloadJob:
     done: threading.Event = field(default_factory=threading.Event)
     cancel_message: str = "cancelled by request"
     final: DownloadStatus | None = None
+    # Set once resolving ended; `refusal` is why it failed (what callers who joined it raise too).
+    resolved: threading.Event = field(default_factory=threading.Event)
+    refusal: Exception | None = None
 
 
 class _Capped:
@@ -59,6 +62,24 @@ class _Capped:
                 reason=errors.HUB_ERROR,
             )
         self._on_bytes(count)
+
+
+CONFIG_FILE = "config.json"  # what transformers loads: verified only when the download includes it
+
+
+class _NotAsListed(VerificationError):
+    """A selected file is missing from the snapshot or has another size than the Hub listed."""
+
+
+def _check_sizes(snapshot: Path, plan: DownloadPlan) -> None:
+    """_NotAsListed unless every selected file is in the snapshot with the size the Hub listed."""
+    for file in plan.files:
+        try:
+            size = (snapshot / file.path).stat().st_size
+        except OSError:
+            raise _NotAsListed(f"{file.path} is missing from the snapshot") from None
+        if size != file.size:
+            raise _NotAsListed(f"{file.path} has {size} bytes, the Hub listed {file.size}")
 
 
 # end(job, state, message, error, reason): ends the job in a terminal state unless something else did.
@@ -99,8 +120,12 @@ class DownloadWorker:
             if job.cancel.is_set():
                 raise errors.DownloadCancelled()
             self._board.verifying()
-            label = f"{request.model_id}@{plan.commit[:8]}"
-            model_type = self._verify(self._hub.snapshot_dir(request.model_id, plan.commit), label)
+            snapshot = self._hub.snapshot_dir(request.model_id, plan.commit)
+            _check_sizes(snapshot, plan)
+            if any(f.path == CONFIG_FILE for f in plan.files):
+                model_type = self._verify(snapshot, f"{request.model_id}@{plan.commit[:8]}")
+            else:  # patterns left the config out (tokenizer files only...): nothing to load, sizes checked
+                model_type = f"no {CONFIG_FILE}, files checked"
             if job.cancel.is_set():
                 raise errors.DownloadCancelled()
             self._cache.write_ref(request.model_id, request.revision, plan.commit)
@@ -115,6 +140,9 @@ class DownloadWorker:
         except errors.DownloadFailed as exc:
             self._cleanup(request.model_id, plan)
             self._end(job, DownloadState.FAILED, "download failed", exc.message, exc.reason)
+        except _NotAsListed as exc:
+            error = f"the downloaded files differ from the Hub's listing: {exc}"
+            self._end(job, DownloadState.FAILED, "verification failed", error, errors.VERIFICATION_FAILED)
         except VerificationError as exc:
             error = f"the downloaded config does not load: {exc}"
             self._end(job, DownloadState.FAILED, "verification failed", error, errors.VERIFICATION_FAILED)

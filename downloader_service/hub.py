@@ -24,7 +24,6 @@ from typing import Any  # noqa: E402
 
 import httpx2  # noqa: E402 - the transport huggingface_hub raises from
 from huggingface_hub import (  # noqa: E402
-    HfApi,
     HFCacheInfo,
     constants,
     get_hf_file_metadata,
@@ -35,6 +34,7 @@ from huggingface_hub import (  # noqa: E402
     try_to_load_from_cache,
 )
 from huggingface_hub.errors import (  # noqa: E402
+    CorruptedCacheException,
     EntryNotFoundError,
     GatedRepoError,
     HfHubHTTPError,
@@ -44,11 +44,17 @@ from huggingface_hub.errors import (  # noqa: E402
     RevisionNotFoundError,
 )
 from huggingface_hub.file_download import repo_folder_name  # noqa: E402
-from huggingface_hub.hf_api import RepoFile as _HubFile  # noqa: E402
-from huggingface_hub.utils import filter_repo_objects  # noqa: E402
+from huggingface_hub.utils import (  # noqa: E402
+    build_hf_headers,
+    filter_repo_objects,
+    get_session,
+    hf_raise_for_status,
+)
+from huggingface_hub.utils._cache_manager import CachedRepoInfo, _scan_cached_repo  # noqa: E402 - one repo
 from huggingface_hub.utils._http import default_client_factory  # noqa: E402 - the library's own client
 
 from downloader_service import errors  # noqa: E402
+from downloader_service.hub_answers import NotAHubAnswer, parse_model_info, parse_tree_page  # noqa: E402
 from downloader_service.hub_values import CachedRevision, RepoFile, RepoListing  # noqa: E402
 from downloader_service.validation import is_commit, model_id_problem  # noqa: E402
 from mlsuite_common.errors import (  # noqa: E402
@@ -64,6 +70,7 @@ __all__ = ["CHUNK_BYTES", "HubClient", "filter_paths", "shown_url"]
 logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
+_MAX_TREE_PAGES = 100  # the Hub pages trees by 1,000 entries or more: far beyond any downloadable model
 constants.HF_HUB_DISABLE_XET = True  # in case huggingface_hub was imported before this module
 constants.DOWNLOAD_CHUNK_SIZE = CHUNK_BYTES  # process-global, read at call time
 
@@ -126,11 +133,26 @@ def _stop_if_cancelled(_request: httpx2.Request) -> None:
         raise errors.DownloadCancelled()
 
 
+def _bound_timeout(request: httpx2.Request) -> None:
+    """An httpx request hook: a request sent without a timeout gets --hub-timeout-seconds.
+
+    huggingface_hub's client has timeout=None, and some of its calls (the tree listing) pass none: a
+    Hub that never answered held the StartDownload thread forever, and SIGTERM could not exit.
+    """
+    timeout = request.extensions.get("timeout") or {}
+    if all(value is None for value in timeout.values()):
+        bound = httpx2.Timeout(constants.HF_HUB_DOWNLOAD_TIMEOUT)
+        request.extensions = {**request.extensions, "timeout": bound.as_dict()}
+
+
 def _client_factory() -> httpx2.Client:
-    """huggingface_hub's own HTTP client, with the cancel check added to its request hooks."""
+    """huggingface_hub's own HTTP client, with the timeout bound and the cancel check in its request hooks."""
     client = default_client_factory()
     hooks = client.event_hooks
-    client.event_hooks = {**hooks, "request": [*hooks.get("request", []), _stop_if_cancelled]}
+    client.event_hooks = {
+        **hooks,
+        "request": [*hooks.get("request", []), _bound_timeout, _stop_if_cancelled],
+    }
     return client
 
 
@@ -163,9 +185,10 @@ class HubClient:
         self._token = token
         self._timeout = timeout
         # The read timeout of file transfers too (huggingface_hub reads it at each request): a Hub that stops
-        # sending mid-file is noticed, and a cancel lands, within this many seconds.
+        # sending mid-file is noticed, and a cancel lands, within this many seconds. _bound_timeout gives it
+        # to every other request that names no timeout.
         constants.HF_HUB_DOWNLOAD_TIMEOUT = timeout
-        self._api = HfApi(endpoint=self.endpoint, token=token or False)
+        self._skipped: set[str] = set()  # cache entries already logged as not listable
 
     def __repr__(self) -> str:
         return f"HubClient(endpoint={self.shown_endpoint!r}, cache_dir={str(self.cache_dir)!r})"
@@ -173,27 +196,55 @@ class HubClient:
     # -- resolution ----------------------------------------------------------------------------------
 
     def list_files(self, model_id: str, revision: str) -> RepoListing:
-        """Resolve `revision` to a commit and list every file with its size (one bounded request)."""
+        """Resolve `revision` to a commit and list every file with its size (bounded requests).
+
+        The answers are read here rather than by HfApi.model_info, so that a body no Hub sends is
+        HUB_ERROR naming the endpoint, checked (commit, file names, sizes) before any filesystem use.
+        """
         try:
-            info = self._api.model_info(
-                model_id, revision=revision, files_metadata=True, timeout=self._timeout
-            )
-            commit = info.sha
-            if not commit:
-                raise Unavailable(
-                    f"the Hub at {self.shown_endpoint} did not return a commit", reason=errors.HUB_ERROR
-                )
-            siblings = info.siblings or []
-            if siblings and all(s.size is not None for s in siblings):
-                files = tuple(RepoFile(s.rfilename, int(s.size or 0)) for s in siblings)
-            else:  # a Hub without file sizes in the model info: list the tree (no timeout there)
-                entries = self._api.list_repo_tree(model_id, revision=commit, recursive=True)
-                files = tuple(RepoFile(e.path, int(e.size or 0)) for e in entries if isinstance(e, _HubFile))
+            url = f"{self.endpoint}/api/models/{model_id}/revision/{urllib.parse.quote(revision, safe='')}"
+            body, _ = self._get_json(url, {"blobs": "true"})
+            commit, files = parse_model_info(body)
+            if files is None:  # a Hub without file sizes in the model info: list the tree
+                files = self._tree_files(model_id, commit)
         except ServiceError:
             raise
+        except NotAHubAnswer as exc:
+            raise self._not_a_hub_answer(model_id, str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - translated or re-raised
             raise self._resolution_error(exc, model_id, revision) from None
         return RepoListing(model_id=model_id, revision=revision, commit=commit, files=files)
+
+    def _get_json(self, url: str, params: dict[str, str] | None) -> tuple[object, str | None]:
+        """One bounded GET of a Hub API route: its JSON body (NotAHubAnswer if none) and its next page."""
+        response = get_session().get(
+            url, headers=build_hf_headers(token=self._token or False), params=params, timeout=self._timeout
+        )
+        hf_raise_for_status(response)
+        if not 200 <= response.status_code < 300:  # e.g. a redirect without a Location
+            raise NotAHubAnswer(f"HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:  # HTML, text, truncated JSON (UnicodeDecodeError is a ValueError too)
+            raise NotAHubAnswer("a body that is not JSON") from None
+        return body, response.links.get("next", {}).get("url")
+
+    def _tree_files(self, model_id: str, commit: str) -> tuple[RepoFile, ...]:
+        """Every file of the commit's tree, one bounded request per page.
+
+        Not HfApi.list_repo_tree: it retries a timed-out page five times with backoff, so a hung Hub
+        held StartDownload for minutes instead of --hub-timeout-seconds.
+        """
+        url: str | None = f"{self.endpoint}/api/models/{model_id}/tree/{commit}"
+        params: dict[str, str] | None = {"recursive": "true"}
+        files: list[RepoFile] = []
+        for _page in range(_MAX_TREE_PAGES):
+            body, url = self._get_json(url, params)  # type: ignore[arg-type]
+            files += parse_tree_page(body)
+            params = None  # the next-page link carries them
+            if not url:
+                return tuple(files)
+        raise NotAHubAnswer(f"a tree listing of more than {_MAX_TREE_PAGES} pages")
 
     def check_access(self, model_id: str, commit: str, path: str) -> None:
         """HEAD one file, so a gated repo is refused now rather than at its first byte."""
@@ -204,6 +255,15 @@ class HubClient:
             )
         except Exception as exc:  # noqa: BLE001 - translated or re-raised
             raise self._resolution_error(exc, model_id, commit) from None
+
+    def _not_a_hub_answer(self, model_id: str, problem: str) -> FailedPrecondition:
+        """HUB_ERROR for an answer no Hub gives (wrong endpoint, proxy or captive portal)."""
+        return FailedPrecondition(
+            f"the endpoint {self.shown_endpoint} answered for model {model_id} with {problem}: "
+            "not a Hub answer (is --hub-endpoint a Hugging Face Hub?)",
+            reason=errors.HUB_ERROR,
+            metadata={"model_id": model_id, "endpoint": self.shown_endpoint},
+        )
 
     def _resolution_error(self, exc: Exception, model_id: str, revision: str) -> Exception:
         meta = {"model_id": model_id}
@@ -343,7 +403,7 @@ class HubClient:
         """
         if not self.cache_dir.is_dir():
             return []
-        info = scan_cache_dir(self.cache_dir)
+        info = self._scan_cache()
         for warning in info.warnings:
             logger.debug("cache scan skipped an entry: %s", warning)
         readable = {repo.repo_path.resolve() for repo in info.repos}
@@ -354,7 +414,13 @@ class HubClient:
         for repo in info.repos:
             if repo.repo_type != "model":
                 continue
+            if model_id_problem(repo.repo_id):
+                self._skip(repo.repo_path.name, "its name is not a valid model id")
+                continue
             for revision in repo.revisions:
+                if not is_commit(revision.commit_hash):
+                    self._skip(f"{repo.repo_path.name}/snapshots/{revision.commit_hash}", "not a 40-hex commit")
+                    continue
                 found.append(
                     CachedRevision(
                         model_id=repo.repo_id,
@@ -372,6 +438,16 @@ class HubClient:
                 )
         return found
 
+    def _skip(self, entry: str, why: str) -> None:
+        """Log, once per entry, a cache entry left out of the listing because the API could not name it.
+
+        Listed, it could not be deleted (DeleteDownloadedModel validates model ids and commits); it is
+        left on disk untouched, for whoever put it there.
+        """
+        if entry not in self._skipped:
+            self._skipped.add(entry)
+            logger.warning("cache: %s is not listed: %s", entry, why)
+
     @staticmethod
     def _model_id_of(repo_dir: Path) -> str | None:
         """The model id of a models--org--name folder (None if it does not name a valid one)."""
@@ -382,7 +458,10 @@ class HubClient:
         """The intact revisions of a repo scan_cache_dir could not read; the others are logged."""
         model_id = self._model_id_of(repo_dir)
         snapshots = repo_dir / "snapshots"
-        if model_id is None or not snapshots.is_dir():
+        if model_id is None:
+            self._skip(repo_dir.name, "its name is not a valid model id")
+            return []
+        if not snapshots.is_dir():
             return []
         refs: dict[str, list[str]] = {}
         if (repo_dir / "refs").is_dir():
@@ -396,6 +475,7 @@ class HubClient:
         intact: list[CachedRevision] = []
         for snapshot in sorted(snapshots.iterdir()):
             if not snapshot.is_dir() or not is_commit(snapshot.name):
+                self._skip(f"{repo_dir.name}/snapshots/{snapshot.name}", "not a 40-hex commit folder")
                 continue
             files = [p for p in snapshot.rglob("*") if p.is_symlink() or p.is_file()]
             missing = [p for p in files if not p.exists()]
@@ -432,7 +512,11 @@ class HubClient:
             shutil.rmtree(repo_dir / "snapshots" / commit, ignore_errors=True)
         if (repo_dir / "refs").is_dir():
             for ref in (repo_dir / "refs").rglob("*"):
-                if ref.is_file() and ref.read_text().strip() in commits:
+                try:
+                    named = ref.read_text().strip() if ref.is_file() else ""
+                except (OSError, UnicodeDecodeError):  # a damaged ref names nothing: leave it
+                    continue
+                if named in commits:
                     ref.unlink()
         used = {p.resolve() for p in (repo_dir / "snapshots").rglob("*") if p.is_symlink()}
         freed = 0
@@ -442,6 +526,32 @@ class HubClient:
                 blob.unlink()
         return freed
 
+    def _scan_cache(self) -> HFCacheInfo:
+        """scan_cache_dir, except that a repo it chokes on is left out (and logged) instead of failing it all.
+
+        It lets UnicodeDecodeError or OSError escape (a ref file of binary bytes, an unreadable folder):
+        one damaged entry then made listing and deleting any model INTERNAL. Those repos are rescanned
+        one by one here; the ones left out are handled as damaged (see scan and _delete_damaged).
+        """
+        try:
+            return scan_cache_dir(self.cache_dir)
+        except (UnicodeDecodeError, OSError) as exc:
+            logger.warning("cache scan failed (%s); scanning the models one by one", type(exc).__name__)
+        repos: set[CachedRepoInfo] = set()
+        warnings: list[CorruptedCacheException] = []
+        for repo_dir in sorted(self.cache_dir.glob("models--*")):
+            try:
+                repos.add(_scan_cached_repo(repo_dir))
+            except (CorruptedCacheException, UnicodeDecodeError, OSError) as exc:
+                warnings.append(CorruptedCacheException(f"{repo_dir.name}: {type(exc).__name__}"))
+        return HFCacheInfo(
+            size_on_disk=sum(r.size_on_disk for r in repos),
+            repos=frozenset(repos),
+            incomplete_files=frozenset(),
+            warnings=warnings,
+            cache_dir=self.cache_dir,
+        )
+
     def _repo_only(self, model_id: str) -> HFCacheInfo | None:
         """The cache scan narrowed to `model_id`'s repo (None if it is not readable).
 
@@ -449,7 +559,7 @@ class HubClient:
         the first repo it finds it in. A mirror or a pushed copy of a model shares its commit hashes, so
         on the whole cache that could delete another model; on one repo it cannot.
         """
-        info = scan_cache_dir(self.cache_dir)
+        info = self._scan_cache()
         repo = next((r for r in info.repos if r.repo_id == model_id and r.repo_type == "model"), None)
         return None if repo is None else dataclasses.replace(info, repos=frozenset({repo}))
 

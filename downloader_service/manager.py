@@ -35,6 +35,16 @@ STATUS_FILE = Path(".mlsuite-downloader") / "status.json"
 CRASH_VERSION_GAP = 1_000_000
 
 
+def _same_error(error: Exception) -> Exception:
+    """A copy of a refusal for another caller (one exception object is not raised on two threads)."""
+    if not isinstance(error, ServiceError):
+        return RuntimeError("resolving the download failed")  # INTERNAL, as for the first caller
+    clone = error.__class__.__new__(error.__class__)
+    clone.__dict__.update(error.__dict__)
+    clone.args = error.args
+    return clone
+
+
 class DownloadManager:
     """Starts, cancels and reports downloads; lists and deletes cached models."""
 
@@ -109,6 +119,7 @@ class DownloadManager:
 
     def close(self, timeout: float = 10.0) -> None:
         """Cancel the running download cleanly, persist the final status and release every watcher."""
+        ending = None
         with self._lock:
             self._closing = True
             job = self._job
@@ -116,8 +127,11 @@ class DownloadManager:
                 job.cancel_message = "cancelled: the server is shutting down"
                 job.cancel.set()
                 if self._board.snapshot().state is DownloadState.RESOLVING:
-                    self._end(job, DownloadState.CANCELLED, job.cancel_message, log=False)
-        if job is not None:
+                    # Nothing on disk and no worker: the resolving call ends within the Hub timeout.
+                    ending = self._claim_end(job, DownloadState.CANCELLED, job.cancel_message)
+        if ending is not None and job is not None:
+            self._publish_end(job, ending, log=False)
+        elif job is not None:
             logger.info("shutting down: cancelling the download of %s", job.request.model_id)
             job.done.wait(timeout)
         self._writer.stop()
@@ -149,6 +163,7 @@ class DownloadManager:
     def start(self, request: DownloadRequest) -> DownloadStatus:
         """Start (or join) a download; returns once it runs, or has finished when everything is cached."""
         self._require_open()
+        joined: DownloadJob | None = None
         with self._lock:
             current = self._board.snapshot()
             if request.request_id and request.request_id == current.request_id:
@@ -163,13 +178,15 @@ class DownloadManager:
                         "request_id was already used for another download (model, revision or patterns differ)",
                         field="request_id", reason="REQUEST_ID_REUSED",
                     )
-                return current
-            if current.is_downloading:
+                if current.state is not DownloadState.RESOLVING:
+                    return current
+                job, joined = None, self._job  # not accepted yet: share its outcome, as a joiner does
+            elif current.is_downloading:
                 if current.current_model == request.model_id and request.revision in (
                     current.revision,
                     current.commit,
                 ):
-                    job = None
+                    job, joined = None, self._job
                 else:
                     raise Aborted(
                         f"{current.current_model} is downloading; wait for it to finish or cancel it",
@@ -191,8 +208,16 @@ class DownloadManager:
                 self._board.begin(request)
         if job is None:
             logger.info("joining the running download of %s@%s", request.model_id, request.revision)
+            if joined is not None and joined.resolved.wait(self._cancel_wait) and joined.refusal is not None:
+                raise _same_error(joined.refusal)  # joiners of a refused download are refused alike
             return self._board.wait_until(lambda s: s.state is not DownloadState.RESOLVING, self._cancel_wait)
-        return self._resolve_and_launch(job)
+        try:
+            return self._resolve_and_launch(job)
+        except Exception as exc:
+            job.refusal = exc
+            raise
+        finally:
+            job.resolved.set()
 
     def _resolve_and_launch(self, job: DownloadJob) -> DownloadStatus:
         request = job.request
@@ -206,7 +231,8 @@ class DownloadManager:
             if plan.pending:
                 self._hub.check_access(request.model_id, plan.commit, plan.pending[0].path)
         except ServiceError as exc:
-            self._end(job, DownloadState.FAILED, "download refused", error=exc.message, reason=exc.reason)
+            self._end(job, DownloadState.FAILED, "download refused", error=exc.message, reason=exc.reason,
+                      refused=True)
             raise
         except Exception:
             logger.exception("resolving %s@%s failed unexpectedly", request.model_id, request.revision)
@@ -214,8 +240,9 @@ class DownloadManager:
                 job,
                 DownloadState.FAILED,
                 "download failed",
-                error="internal error while resolving",
-                reason="INTERNAL",
+                error="unexpected error while resolving; see the server log",
+                reason=errors.DOWNLOAD_FAILED,  # the status reasons README lists; the call itself is INTERNAL
+                refused=True,
             )
             raise
         with self._lock:
@@ -252,15 +279,39 @@ class DownloadManager:
         error: str = "",
         reason: str = "",
         log: bool = True,
+        refused: bool = False,
     ) -> None:
-        """End `job` unless something else already did; callers holding the lock pass log=False."""
+        """End `job` unless something else already did; a `refused` one (StartDownload failed) keeps no request_id.
+
+        The terminal status reaches the disk before any client can see it: a client that saw SUCCEEDED
+        must not find the model FAILED (INTERRUPTED) and deleted after a crash.
+        """
+        ending = self._claim_end(job, state, message, error=error, reason=reason)
+        if ending is not None:
+            if refused:  # a request_id binds only to an accepted download: the retry must start it
+                ending = dataclasses.replace(ending, request_id="")
+            self._publish_end(job, ending, log=log)
+
+    def _claim_end(
+        self, job: DownloadJob, state: DownloadState, message: str, *, error: str = "", reason: str = ""
+    ) -> DownloadStatus | None:
+        """Claim the ending of `job` (None if something else ended it); publish it with _publish_end."""
         with self._lock:
             if self._job is not job:
-                return
-            self._job = None
-            job.final = self._board.finish(state, message, error=error, error_reason=reason)
+                return None
+            self._job = None  # claimed: nothing else ends it, and nothing changes the status until published
+            return self._board.ending(state, message, error=error, error_reason=reason)
+
+    def _publish_end(self, job: DownloadJob, ending: DownloadStatus, *, log: bool = True) -> None:
+        """Persist the terminal status, then publish it; never called with the status lock held."""
+        if not self._writer.persist(ending):
+            logger.warning("the end of the download of %s is published but not persisted", job.request.model_id)
+        job.final = self._board.publish(ending)
         if log:
-            logger.info("download of %s ended %s: %s", job.request.model_id, state.value, error or message)
+            logger.info(
+                "download of %s ended %s: %s", job.request.model_id, ending.state.value,
+                ending.error or ending.status_message,
+            )
 
     # -- cancel --------------------------------------------------------------------------------------
 
@@ -273,10 +324,13 @@ class DownloadManager:
             if job is None or not state.is_active:
                 raise FailedPrecondition("no download is running", reason=errors.NOT_DOWNLOADING)
             job.cancel.set()
+            ending = None
             if state is DownloadState.RESOLVING:  # nothing on disk yet: end now
-                self._end(job, DownloadState.CANCELLED, job.cancel_message, log=False)
+                ending = self._claim_end(job, DownloadState.CANCELLED, job.cancel_message)
             else:
                 self._board.note(f"cancelling {job.request.model_id}")
+        if ending is not None:
+            self._publish_end(job, ending, log=False)
         logger.info("cancel requested for %s", job.request.model_id)
         if job.final is None:
             job.done.wait(self._cancel_wait)

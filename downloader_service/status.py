@@ -259,27 +259,47 @@ class StatusBoard:
         self, state: DownloadState, message: str, *, error: str = "", error_reason: str = ""
     ) -> DownloadStatus:
         """End the current download in a terminal `state`."""
+        with self._lock:
+            return self.publish(self.ending(state, message, error=error, error_reason=error_reason))
+
+    def ending(
+        self, state: DownloadState, message: str, *, error: str = "", error_reason: str = ""
+    ) -> DownloadStatus:
+        """The terminal status finish() would publish, without publishing it (to persist it first)."""
         if not state.is_terminal:
             raise ValueError(f"{state} is not terminal")
         with self._lock:
+            status = self._status
             changes: dict[str, object] = {}
             if state is DownloadState.SUCCEEDED:
-                status = self._status
                 changes = {
                     "bytes_downloaded": status.bytes_total,
                     "files_downloaded": status.files_total,
                     "progress": 100.0,
                 }
-            self._sizes, self._inflight = {}, {}
-            return self._commit(
+            now = self._clock()
+            return dataclasses.replace(
+                status,
+                version=status.version + 1,
+                update_time=now,
                 state=state,
                 status_message=message,
                 error=error,
                 error_reason=error_reason,
-                end_time=self._clock(),
+                end_time=now,
                 pending_files=(),
-                **changes,
+                **changes,  # type: ignore[arg-type]
             )
+
+    def publish(self, ending: DownloadStatus) -> DownloadStatus:
+        """Make a status from ending() current (its version, or a newer one if the status moved since)."""
+        with self._lock:
+            if ending.version <= self._status.version:
+                ending = dataclasses.replace(ending, version=self._status.version + 1)
+            self._sizes, self._inflight = {}, {}
+            self._status = ending
+            self._changed.notify_all()
+            return ending
 
     # -- waiting -------------------------------------------------------------------------------------
 

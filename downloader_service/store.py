@@ -127,6 +127,7 @@ class StatusWriter:
         self._min_interval = min_interval
         self._max_retry = max_retry_seconds
         self._cond = threading.Condition()  # guards _written, _failed; never taken with the status lock held
+        self._io = threading.Lock()  # one save at a time, so an older status never replaces a newer one
         self._written = -1
         self._failing = False  # the last write failed
         self._failures = 0  # failed writes so far: flush() gives up at the first one after it started
@@ -160,10 +161,18 @@ class StatusWriter:
         if final.version > self._written:
             self._write(final, sync=True)
 
+    def persist(self, status: DownloadStatus) -> bool:
+        """Write `status` now, on the caller's thread, before it is published; True if it reached the disk."""
+        return self._write(status, sync=True)
+
     def _write(self, status: DownloadStatus, *, sync: bool = False) -> bool:
         """Persist one status; False (logged once per run of failures) if the disk refused it."""
         try:
-            self._store.save(status, sync=sync or status.state.is_terminal)
+            with self._io:
+                with self._cond:
+                    if status.version <= self._written:  # a newer one is on disk already
+                        return True
+                self._store.save(status, sync=sync or status.state.is_terminal)
         except OSError as exc:
             with self._cond:
                 first = not self._failing

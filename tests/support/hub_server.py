@@ -107,6 +107,12 @@ class LocalHub:
         self.api_status: int | None = None  # answer every /api/ request with this status
         self.model_info_sizes = True  # file sizes in the model info when asked (?blobs=true)
         self.listed_sizes: dict[str, int] = {}  # file name -> the size the model info claims (a lying listing)
+        self.info_fields: dict[str, object] = {}  # model-info fields to replace (a bad "sha"; None drops it)
+        self.info_siblings: list[object] | None = None  # the model info's "siblings", verbatim
+        self.api_body: tuple[int, str, bytes] | None = None  # every /api/ request: (status, content type, body)
+        self.tree_entries: list[object] | None = None  # the tree listing's entries, verbatim
+        self.stall_tree = False  # tree listings send nothing (until reset_faults)
+        self.api_delay = 0.0  # seconds every /api/ answer waits (a slow Hub: concurrent calls overlap)
         self._body_started = threading.Condition(self._lock)
         self._bodies_started: dict[str, int] = {}
         self._server = _Server(("127.0.0.1", port), self)
@@ -159,6 +165,12 @@ class LocalHub:
         self.api_status = None
         self.model_info_sizes = True
         self.listed_sizes.clear()
+        self.info_fields.clear()
+        self.info_siblings = None
+        self.api_body = None
+        self.tree_entries = None
+        self.stall_tree = False
+        self.api_delay = 0.0
         with self._lock:
             self._bodies_started.clear()
             self.requests.clear()
@@ -244,8 +256,13 @@ class LocalHub:
     def _handle_api(
         self, handler: _Handler, segments: list[str], query: dict[str, list[str]], *, head: bool
     ) -> None:
+        if self.api_delay:
+            time.sleep(self.api_delay)
         if self.api_status is not None:
             self._error(handler, self.api_status, "", "injected failure", head=head)
+            return
+        if self.api_body is not None:
+            self._raw(handler, *self.api_body, head=head)
             return
         repo, rest = self._find_repo(segments)
         if repo is None:
@@ -277,16 +294,22 @@ class LocalHub:
                 "sha": commit,
                 "private": False,
                 "gated": "manual" if repo.gated_token else False,
-                "siblings": siblings,
+                "siblings": siblings if self.info_siblings is None else self.info_siblings,
             }
-            self._json(handler, info, head=head)
+            info.update(self.info_fields)
+            self._json(handler, {k: v for k, v in info.items() if v is not None}, head=head)
             return
         if rest[0] == "tree":
             commit = self._resolve_rev(repo, rest[1] if len(rest) > 1 else "main")
             if commit is None:
                 self._error(handler, 404, "RevisionNotFound", "Invalid rev id", head=head)
                 return
-            self._json(handler, self._tree(repo.commits[commit]), head=head)
+            if self.stall_tree:
+                self._unstall.wait(60)  # a hung listing: no status line, no body
+                handler.close_connection = True
+                return
+            tree = self._tree(repo.commits[commit]) if self.tree_entries is None else self.tree_entries
+            self._json(handler, tree, head=head)
             return
         self._error(handler, 404, "", "unknown API route", head=head)
 
@@ -405,9 +428,11 @@ class LocalHub:
                 time.sleep(piece / rate)
 
     def _json(self, handler: _Handler, payload: object, *, head: bool) -> None:
-        body = json.dumps(payload).encode()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
+        self._raw(handler, 200, "application/json", json.dumps(payload).encode(), head=head)
+
+    def _raw(self, handler: _Handler, status: int, content_type: str, body: bytes, *, head: bool) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         if not head:

@@ -17,6 +17,7 @@ from mlsuite_client.errors import (
     DeadlineExceededError,
     DownloadInProgressError,
     FailedPreconditionError,
+    NotFoundError,
 )
 from tests.support.downloader_testing import THROTTLE, wait_for
 
@@ -143,3 +144,22 @@ def test_fifty_status_readers_see_only_consistent_snapshots(downloader, repos, h
     assert len(counts) == 50 and min(counts) > 0
     assert time.monotonic() - started < 60
     wait_for(lambda: not downloader.client.get_status().is_downloading)
+
+
+def test_callers_that_join_a_refused_download_are_refused_alike(downloader, repos, hub) -> None:
+    hub.api_delay = 0.5  # the first resolve is still running when the others join it
+    outcomes: list[object] = []
+
+    def start() -> None:
+        try:
+            outcomes.append(downloader.client.start_download(repos.tiny, revision="no-such-branch").state)
+        except NotFoundError as exc:
+            outcomes.append(exc.reason)
+
+    callers = [threading.Thread(target=start) for _ in range(8)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(30)
+    assert outcomes == ["REVISION_NOT_FOUND"] * 8
+    assert sum(1 for r in hub.requests if "/api/models/" in r.path) < 8  # most of them joined

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from datetime import UTC, datetime
@@ -134,6 +135,23 @@ def test_custom_patterns_select_files(downloader, repos) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("patterns", "revision"),
+    [(["vocab.txt", "tokenizer_config.json"], "main"), (["README.md"], "dev"), (["*.txt"], "main")],
+)
+def test_patterns_without_the_config_succeed_without_loading_it(downloader, repos, patterns, revision) -> None:
+    client = downloader.client
+    client.start_download(repos.tiny, revision=revision, allow_patterns=patterns)
+    final = client.wait(timeout=30)
+    assert final.state is DownloadState.SUCCEEDED, final.error
+    assert "no config.json, files checked" in final.status_message
+    [model] = client.list_models()
+    assert model.revision == revision and "config.json" not in model.files
+    client.start_download(repos.tiny, revision=revision)  # config.json included: loaded as before
+    final = client.wait(timeout=30)
+    assert final.state is DownloadState.SUCCEEDED and "(bert, " in final.status_message
+
+
 def test_a_cut_connection_is_resumed_by_the_client(downloader, repos, hub) -> None:
     hub.cut_after["model.safetensors"] = 100_000  # past the first 64 KiB chunk, so the retry resumes
     client = downloader.client
@@ -184,9 +202,12 @@ def test_list_is_paginated_and_delete_removes_models(downloader, repos) -> None:
         tiny.last_modified is not None and abs((datetime.now(UTC) - tiny.last_modified).total_seconds()) < 300
     )
 
-    with pytest.raises(InvalidArgumentError) as bad_token:
-        client.list_models_page(page_token="not-a-token")
-    assert bad_token.value.field_violations[0].field == "page_token"
+    forged = base64.urlsafe_b64encode(b'{"after": [null, null]}').decode()
+    for token in ("not-a-token", forged):
+        with pytest.raises(InvalidArgumentError) as bad_token:
+            client.list_models_page(page_token=token)
+        assert bad_token.value.field_violations[0].field == "page_token"
+        assert bad_token.value.reason == "INVALID_PAGE_TOKEN"
 
     result = client.delete_model(repos.tiny, revision="main")
     assert [m.model_id for m in result.deleted] == [repos.tiny]
@@ -285,3 +306,39 @@ def test_a_missing_blob_hides_only_its_revision_and_the_model_can_still_be_delet
     assert gone.deleted == () and gone.freed_bytes > 0 and not repo.exists()
     client.start_download(repos.tiny, revision="dev")  # and it downloads cleanly again
     assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
+
+
+def test_a_ref_of_binary_bytes_damages_only_its_model(downloader, repos) -> None:
+    client = downloader.client
+    for model_id in (repos.tiny, repos.single):
+        client.start_download(model_id)
+        assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
+    repo = downloader.cache_dir / "models--mlsuite-test--tiny-bert"
+    (repo / "refs" / "bin").write_bytes(b"\xff\xfe\x00")  # not text: huggingface_hub's scan raises
+    listed = sorted((m.model_id, m.commit) for m in client.list_models())
+    assert listed == sorted((m, repos.commits[m]) for m in (repos.tiny, repos.single))
+    assert [m.model_id for m in client.delete_model(repos.single).deleted] == [repos.single]
+    result = client.delete_model(repos.tiny, revision="main")  # the damaged model's revision too
+    assert [m.commit for m in result.deleted] == [repos.commits[repos.tiny]]
+    assert list(client.list_models()) == []
+    client.delete_model(repos.tiny)  # and its folder, damaged ref included
+    assert not repo.exists()
+
+
+def test_cache_entries_the_api_cannot_name_are_not_listed(downloader, repos, caplog) -> None:
+    client = downloader.client
+    client.start_download(repos.tiny)
+    assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
+    foreign = downloader.cache_dir / "models--a--b--c" / "snapshots" / ("b" * 40)
+    foreign.mkdir(parents=True)
+    (foreign / "x.txt").write_text("x")
+    odd = downloader.cache_dir / "models--mlsuite-test--tiny-bert" / "snapshots" / "notacommit"
+    odd.mkdir()
+    (odd / "y.txt").write_text("y")
+    for _ in range(2):
+        assert [(m.model_id, m.commit) for m in client.list_models()] == [(repos.tiny, repos.commits[repos.tiny])]
+    skipped = [r.getMessage() for r in caplog.records if "is not listed" in r.getMessage()]
+    assert len(skipped) == 2  # logged once each, not at every listing
+    client.delete_model(repos.tiny, revision="main")  # what is listed can be deleted
+    assert list(client.list_models()) == []
+    assert (foreign / "x.txt").exists()  # what the service cannot name is left alone

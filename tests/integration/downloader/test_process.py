@@ -118,3 +118,21 @@ def test_sigterm_drains_cancels_cleanly_and_exits_zero(spawn_downloader, hub, re
         assert status.status_message == "cancelled: the server is shutting down"
     again.signal(signal.SIGTERM)
     assert again.wait(15) == 0
+
+
+def test_sigkill_right_after_succeeded_keeps_the_model(spawn_downloader, hub, repos, tmp_path) -> None:
+    cache = tmp_path / "cache"
+    first = spawn_downloader(*_server_args(cache, hub))
+    with DownloaderClient(first.target, timeout=20) as client:
+        watch = client.watch_status(timeout=60)
+        next(watch)
+        client.start_download(repos.tiny)
+        seen = next(s for s in watch if s.state.is_terminal)
+        first.signal(signal.SIGKILL)  # the moment a client saw it end
+    assert seen.state is DownloadState.SUCCEEDED
+    first.wait(10)
+    second = spawn_downloader(*_server_args(cache, hub))
+    with DownloaderClient(second.target, timeout=20) as client:
+        status = client.get_status()
+        assert (status.state, status.version) == (DownloadState.SUCCEEDED, seen.version)
+        assert [m.model_id for m in client.list_models()] == [repos.tiny]

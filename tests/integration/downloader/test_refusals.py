@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 
 import grpc
@@ -233,3 +234,36 @@ def test_request_id_makes_start_idempotent(downloader, repos) -> None:
             client.start_download(repos.tiny, request_id="req-1", **other)
         assert differs.value.reason == "REQUEST_ID_REUSED"
     assert client.get_status().version == done.version  # nothing started
+
+
+@pytest.mark.parametrize("status", [503, 404])
+def test_a_refused_start_leaves_its_request_id_free_for_the_retry(downloader, repos, hub, status: int) -> None:
+    client = downloader.client
+    hub.api_status = status  # the Hub is down (retryable) or answers an error
+    with pytest.raises((UnavailableError, FailedPreconditionError, NotFoundError)):
+        client.start_download(repos.tiny, request_id="req-retry")
+    hub.api_status = None
+    retried = client.start_download(repos.tiny, request_id="req-retry")  # starts, not the old FAILED
+    assert retried.state is not DownloadState.FAILED
+    assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
+    again = client.start_download(repos.tiny, request_id="req-retry")  # now bound to the accepted one
+    assert (again.state, again.start_time) == (DownloadState.SUCCEEDED, retried.start_time)
+
+
+def test_a_retry_while_the_first_call_resolves_shares_its_refusal(downloader, repos, hub) -> None:
+    hub.api_delay = 0.5
+    errors: list[str] = []
+
+    def start() -> None:
+        try:
+            downloader.client.start_download(repos.tiny, revision="no-such-branch", request_id="req-x")
+        except NotFoundError as exc:
+            errors.append(exc.reason)
+
+    callers = [threading.Thread(target=start) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+        time.sleep(0.1)
+    for caller in callers:
+        caller.join(30)
+    assert errors == ["REVISION_NOT_FOUND"] * 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +88,30 @@ def test_page_sizes_and_tokens(hub: FakeHub) -> None:
     assert negative.value.violations[0].field == "page_size"
     with pytest.raises(InvalidArgument) as bad:
         cache.list_page(2, "garbage!")
+    assert bad.value.violations[0].field == "page_token"
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"after": [None, None]},
+        {"after": "ab"},
+        {"after": ["org/name"]},
+        {"after": ["org/name", "c" * 40, "x"]},
+        {"after": ["../etc", "c" * 40]},
+        {"after": ["org/name", "notacommit"]},
+        {"after": [1, 2]},
+        {"after": ["org/name", "c" * 40], "more": 1},
+        ["org/name", "c" * 40],
+        None,
+        "after",
+    ],
+)
+def test_a_forged_page_token_is_invalid_page_token(hub: FakeHub, forged: object) -> None:
+    token = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    with pytest.raises(InvalidArgument) as bad:
+        ModelCache(hub).list_page(2, token)
+    assert bad.value.reason == "INVALID_PAGE_TOKEN"
     assert bad.value.violations[0].field == "page_token"
 
 

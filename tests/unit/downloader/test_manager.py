@@ -16,6 +16,7 @@ from downloader_service.plan import DownloadPolicy
 from downloader_service.status import DownloadState, DownloadStatus
 from downloader_service.store import StatusStore
 from downloader_service.validation import DownloadRequest
+from downloader_service.verify import VerificationError
 from mlsuite_common.errors import Aborted, FailedPrecondition, InvalidArgument, Unavailable
 
 COMMIT = "c" * 40
@@ -28,6 +29,9 @@ class FakeHub:
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "repo" / "blobs").mkdir(parents=True)
+        (root / "snap").mkdir()
+        for file in FILES:  # the snapshot the worker checks: every file with its listed size
+            (root / "snap" / file.path).write_bytes(b"x" * file.size)
         self.lock: threading.RLock | None = None
         self.calls: list[tuple[str, bool]] = []
         self.release = threading.Event()
@@ -220,3 +224,54 @@ def test_close_cancels_the_running_download(hub: FakeHub, tmp_path: Path) -> Non
     final = StatusStore(tmp_path / STATUS_FILE).load()
     assert final is not None and final.state is DownloadState.CANCELLED
     assert final.status_message == "cancelled: the server is shutting down"
+
+
+class _SlowStore(StatusStore):
+    """A disk that takes a while to write terminal statuses (the window a crash can land in)."""
+
+    def save(self, status: DownloadStatus, *, sync: bool = False) -> None:
+        if status.state.is_terminal:
+            threading.Event().wait(0.3)
+        super().save(status, sync=sync)
+
+
+def _verify_fails(path: Path, label: str) -> str:
+    raise VerificationError("no config")
+
+
+@pytest.mark.parametrize(
+    ("verify", "cancel", "expected"),
+    [
+        (lambda p, label: "bert", False, DownloadState.SUCCEEDED),
+        (_verify_fails, False, DownloadState.FAILED),
+        (lambda p, label: "bert", True, DownloadState.CANCELLED),
+    ],
+)
+def test_a_terminal_status_is_on_disk_before_anyone_sees_it(
+    hub: FakeHub, tmp_path: Path, verify: Callable[[Path, str], str], cancel: bool, expected: DownloadState
+) -> None:
+    path = tmp_path / STATUS_FILE
+    manager = DownloadManager(
+        hub, _SlowStore(path), DownloadPolicy(10**9), cancel_wait_seconds=5, verify=verify  # type: ignore[arg-type]
+    )
+    hub.lock = manager._lock  # type: ignore[assignment]
+    manager.open()
+    if cancel:
+        hub.release.clear()
+    seen: list[tuple[DownloadStatus, DownloadStatus | None]] = []
+
+    def watch() -> None:
+        status = manager._board.wait_until(lambda s: s.state.is_terminal, 10)
+        seen.append((status, StatusStore(path).load()))  # read the disk the moment it is visible
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    manager.start(DownloadRequest("org/name"))
+    if cancel:
+        threading.Timer(0.2, hub.release.set).start()
+        manager.cancel()
+    watcher.join(10)
+    (visible, on_disk), = seen
+    assert visible.state is expected
+    assert on_disk is not None and (on_disk.state, on_disk.version) == (expected, visible.version)
+    manager.close()
