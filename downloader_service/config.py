@@ -17,6 +17,8 @@ from mlsuite_common.config import (
     connection_from_args,
     observability_from_args,
     parse_bool,
+    port_number,
+    positive_seconds,
     security_from_args,
 )
 from mlsuite_common.lifecycle import ConnectionSettings, ServerOptions
@@ -60,13 +62,6 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class Config:
     """Everything the downloader server needs; tokens are never shown in repr or logs."""
@@ -107,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "The Hub token comes from the HF_TOKEN environment variable only.",
     )
     add_flag(parser, "--host", default="127.0.0.1", help="address to bind")
-    add_flag(parser, "--port", default=50052, type=int, help="port to bind; 0 picks a free one and prints it")
+    add_flag(parser, "--port", default=50052, type=port_number, help="port to bind; 0 picks a free one and prints it")
     add_flag(
         parser, "--cache-dir", default=DEFAULT_CACHE_DIR, help="Hugging Face cache folder of the downloads"
     )
@@ -138,21 +133,21 @@ def build_parser() -> argparse.ArgumentParser:
         parser,
         "--heartbeat-seconds",
         default=10.0,
-        type=_positive_float,
+        type=positive_seconds,
         help="WatchDownloadStatus heartbeat interval (at most 15)",
     )
     add_flag(
         parser,
         "--hub-timeout-seconds",
         default=10.0,
-        type=_positive_float,
+        type=positive_seconds,
         help="timeout of each Hub metadata request",
     )
     add_flag(
         parser,
         "--grace-seconds",
         default=10.0,
-        type=_positive_float,
+        type=positive_seconds,
         help="how long SIGTERM waits for calls in flight",
     )
     add_server_flags(parser)

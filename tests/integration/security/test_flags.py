@@ -126,6 +126,22 @@ def test_bad_trainer_values_are_usage_errors(argv: list[str]) -> None:
     assert exited.value.code == 2
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--port", "99999"],
+        ["--port", "-5"],
+        ["--heartbeat-seconds", "nan"],  # before: accepted (nan <= 0 is false), while the trainer refused it
+        ["--grace-seconds", "inf"],
+        ["--hub-timeout-seconds", "1e300"],
+    ],
+)
+def test_bad_downloader_values_are_usage_errors(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_downloader(argv, environ={})
+    assert exited.value.code == 2
+
+
 @pytest.mark.parametrize("kind", PARSERS)
 def test_tokens_from_flags_environment_and_file(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
