@@ -39,6 +39,8 @@ class DownloadJob:
     # Set once resolving ended; `refusal` is why it failed (what callers who joined it raise too).
     resolved: threading.Event = field(default_factory=threading.Event)
     refusal: Exception | None = None
+    # Set once its terminal status is persisted and published (between its claim and then, it is ending).
+    published: threading.Event = field(default_factory=threading.Event)
 
 
 class _Capped:

@@ -69,6 +69,7 @@ class DownloadManager:
         self._worker = DownloadWorker(hub, self._cache, self._board, verify, self._end_job)
         self._writer = StatusWriter(self._board, store)
         self._job: DownloadJob | None = None
+        self._ending: DownloadJob | None = None  # claimed, its terminal status not yet published
         self._deleting: set[str] = set()
         self._open = False
         self._closing = False
@@ -123,6 +124,7 @@ class DownloadManager:
         with self._lock:
             self._closing = True
             job = self._job
+            ending_job = self._ending
             if job is not None:
                 job.cancel_message = "cancelled: the server is shutting down"
                 job.cancel.set()
@@ -134,6 +136,8 @@ class DownloadManager:
         elif job is not None:
             logger.info("shutting down: cancelling the download of %s", job.request.model_id)
             job.done.wait(timeout)
+        elif ending_job is not None:  # its terminal status must reach the disk before the process exits
+            ending_job.published.wait(timeout)
         self._writer.stop()
         self._board.close()
 
@@ -180,13 +184,13 @@ class DownloadManager:
                     )
                 if current.state is not DownloadState.RESOLVING:
                     return current
-                job, joined = None, self._job  # not accepted yet: share its outcome, as a joiner does
+                job, joined = None, self._job or self._ending  # not accepted yet: share its outcome
             elif current.is_downloading:
                 if current.current_model == request.model_id and request.revision in (
                     current.revision,
                     current.commit,
                 ):
-                    job, joined = None, self._job
+                    job, joined = None, self._job or self._ending
                 else:
                     raise Aborted(
                         f"{current.current_model} is downloading; wait for it to finish or cancel it",
@@ -208,8 +212,12 @@ class DownloadManager:
                 self._board.begin(request)
         if job is None:
             logger.info("joining the running download of %s@%s", request.model_id, request.revision)
-            if joined is not None and joined.resolved.wait(self._cancel_wait) and joined.refusal is not None:
-                raise _same_error(joined.refusal)  # joiners of a refused download are refused alike
+            if joined is not None:
+                # However long it takes: every Hub request of a resolve has a timeout, and an OK with
+                # RESOLVING (or with the refusal's FAILED status) would tell this caller it was accepted.
+                joined.resolved.wait()
+                if joined.refusal is not None:
+                    raise _same_error(joined.refusal)  # joiners of a refused download are refused alike
             return self._board.wait_until(lambda s: s.state is not DownloadState.RESOLVING, self._cancel_wait)
         try:
             return self._resolve_and_launch(job)
@@ -300,6 +308,7 @@ class DownloadManager:
             if self._job is not job:
                 return None
             self._job = None  # claimed: nothing else ends it, and nothing changes the status until published
+            self._ending = job
             return self._board.ending(state, message, error=error, error_reason=reason)
 
     def _publish_end(self, job: DownloadJob, ending: DownloadStatus, *, log: bool = True) -> None:
@@ -307,6 +316,10 @@ class DownloadManager:
         if not self._writer.persist(ending):
             logger.warning("the end of the download of %s is published but not persisted", job.request.model_id)
         job.final = self._board.publish(ending)
+        with self._lock:
+            if self._ending is job:
+                self._ending = None
+        job.published.set()
         if log:
             logger.info(
                 "download of %s ended %s: %s", job.request.model_id, ending.state.value,
@@ -321,14 +334,20 @@ class DownloadManager:
         with self._lock:
             job = self._job
             state = self._board.snapshot().state
-            if job is None or not state.is_active:
+            ending_job = self._ending if job is None else None
+            if ending_job is None and (job is None or not state.is_active):
                 raise FailedPrecondition("no download is running", reason=errors.NOT_DOWNLOADING)
-            job.cancel.set()
             ending = None
-            if state is DownloadState.RESOLVING:  # nothing on disk yet: end now
-                ending = self._claim_end(job, DownloadState.CANCELLED, job.cancel_message)
-            else:
-                self._board.note(f"cancelling {job.request.model_id}")
+            if job is not None:
+                job.cancel.set()
+                if state is DownloadState.RESOLVING:  # nothing on disk yet: end now
+                    ending = self._claim_end(job, DownloadState.CANCELLED, job.cancel_message)
+                else:
+                    self._board.note(f"cancelling {job.request.model_id}")
+        if ending_job is not None:  # it is ending (its final status being persisted): that is the answer
+            ending_job.published.wait(self._cancel_wait)
+            return ending_job.final or self._board.snapshot()
+        assert job is not None
         if ending is not None:
             self._publish_end(job, ending, log=False)
         logger.info("cancel requested for %s", job.request.model_id)

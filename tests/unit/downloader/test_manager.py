@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from downloader_service.status import DownloadState, DownloadStatus
 from downloader_service.store import StatusStore
 from downloader_service.validation import DownloadRequest
 from downloader_service.verify import VerificationError
-from mlsuite_common.errors import Aborted, FailedPrecondition, InvalidArgument, Unavailable
+from mlsuite_common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 
 COMMIT = "c" * 40
 FILES = (RepoFile("config.json", 10), RepoFile("model.safetensors", 1000))
@@ -275,3 +276,60 @@ def test_a_terminal_status_is_on_disk_before_anyone_sees_it(
     assert visible.state is expected
     assert on_disk is not None and (on_disk.state, on_disk.version) == (expected, visible.version)
     manager.close()
+
+
+class _SlowRefusingHub(FakeHub):
+    """Resolves for longer than the manager's cancel wait, then refuses."""
+
+    def list_files(self, model_id: str, revision: str) -> RepoListing:
+        self._record("list_files")
+        threading.Event().wait(1.0)
+        raise NotFound(f"no revision {revision!r}", reason=errors.REVISION_NOT_FOUND)
+
+
+def test_callers_that_join_a_slow_refused_resolve_are_refused_alike(tmp_path: Path) -> None:
+    # With the joiners' wait capped by the cancel wait, they got OK with state RESOLVING (or, later,
+    # the refusal's FAILED status): told they were accepted while their request_id stayed unbound.
+    hub = _SlowRefusingHub(tmp_path)
+    manager = DownloadManager(hub, StatusStore(tmp_path / STATUS_FILE), DownloadPolicy(10**9),  # type: ignore[arg-type]
+                              cancel_wait_seconds=0.2, verify=lambda p, label: "bert")
+    hub.lock = manager._lock  # type: ignore[assignment]
+    manager.open()
+    outcomes: list[object] = []
+
+    def call(request: DownloadRequest) -> None:
+        try:
+            outcomes.append(manager.start(request))
+        except NotFound as refused:
+            outcomes.append(refused.reason)
+
+    first = threading.Thread(target=call, args=(DownloadRequest("org/name", "nope", request_id="r1"),))
+    first.start()
+    manager._board.wait_until(lambda s: s.state is DownloadState.RESOLVING, 5)
+    others = [threading.Thread(target=call, args=(request,)) for request in (
+        DownloadRequest("org/name", "nope"), DownloadRequest("org/name", "nope", request_id="r1"))]
+    for thread in others:
+        thread.start()
+    for thread in (first, *others):
+        thread.join(10)
+    assert outcomes == [errors.REVISION_NOT_FOUND] * 3
+    manager.close()
+
+
+def test_cancel_and_close_while_the_end_is_being_persisted_answer_the_end(hub: FakeHub, tmp_path: Path) -> None:
+    # Between the claim of a download's end and its publication (a synchronous write) cancel answered
+    # NOT_DOWNLOADING while the status still said downloading, and close did not wait for the write.
+    path = tmp_path / STATUS_FILE
+    manager = DownloadManager(hub, _SlowStore(path), DownloadPolicy(10**9),  # type: ignore[arg-type]
+                              cancel_wait_seconds=5, verify=lambda p, label: "bert")
+    hub.lock = manager._lock  # type: ignore[assignment]
+    manager.open()
+    manager.start(DownloadRequest("org/name"))
+    deadline = time.monotonic() + 10
+    while manager._ending is None and not manager.status().state.is_terminal and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert manager._ending is not None  # the slow store holds the end in its window for 0.3 s
+    answer = manager.cancel()
+    assert answer.state is DownloadState.SUCCEEDED
+    manager.close()
+    assert StatusStore(path).load().state is DownloadState.SUCCEEDED  # type: ignore[union-attr]
