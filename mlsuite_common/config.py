@@ -80,9 +80,10 @@ def add_flag(
     parser.add_argument(flag, default=value, type=type, choices=choices, help=full_help)
 
 
-MAX_SECONDS = 366 * 24 * 3600.0
-"""The longest duration a flag takes (a year): grpc's millisecond options and threading's timeouts
-overflow on values like 1e300, and nan or inf are never meant."""
+MAX_SECONDS = (2**31 - 1) / 1000
+"""The longest duration a flag takes (about 24.8 days): grpc's millisecond options (keepalive,
+connection age) are 32-bit ints, so anything longer failed at start with a traceback; nan or inf
+are never meant."""
 
 
 def _seconds(text: str, *, zero: bool) -> float:

@@ -95,6 +95,8 @@ def test_connection_flags_from_the_environment(kind: str, monkeypatch: pytest.Mo
         ["--max-connection-age-seconds", "-1"],
         # Before, these passed and then overflowed grpc's millisecond options (a traceback at start).
         ["--keepalive-time-seconds", "1e300"],
+        ["--keepalive-time-seconds", "3e6"],  # beyond grpc's 32-bit milliseconds
+        ["--max-connection-age-seconds", "2147484"],
         ["--keepalive-timeout-seconds", "nan"],
         ["--max-connection-age-grace-seconds", "inf"],
         ["--metrics-port", "70000"],
