@@ -217,7 +217,13 @@ class HubClient(HubCache):
             body = response.json()
         except ValueError:  # HTML, text, truncated JSON (UnicodeDecodeError is a ValueError too)
             raise NotAHubAnswer("a body that is not JSON") from None
-        return body, response.links.get("next", {}).get("url")
+        following = response.links.get("next", {}).get("url")
+        if following is not None:
+            # The next page must come from the same Hub: the request carries the token.
+            here, there = urllib.parse.urlsplit(url), urllib.parse.urlsplit(following)
+            if (there.scheme, there.netloc) != (here.scheme, here.netloc):
+                raise NotAHubAnswer("a next-page link to another host")
+        return body, following
 
     def _tree_files(self, model_id: str, commit: str) -> tuple[RepoFile, ...]:
         """Every file of the commit's tree, one bounded request per page.

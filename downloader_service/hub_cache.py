@@ -37,6 +37,7 @@ class HubCache:
     def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = cache_dir
         self._skipped: set[str] = set()  # cache entries already logged as not listable
+        self._scan_failure_logged = False
 
     def is_cached(self, model_id: str, commit: str, path: str) -> bool:
         """True when `path` of `commit` is complete in the cache."""
@@ -132,17 +133,26 @@ class HubCache:
                 if commit:
                     refs.setdefault(commit, []).append(ref.relative_to(repo_dir / "refs").as_posix())
         intact: list[CachedRevision] = []
-        for snapshot in sorted(snapshots.iterdir()):
+        try:
+            snapshot_dirs = sorted(snapshots.iterdir())
+        except OSError as exc:  # an unreadable folder: nothing of this model can be listed
+            self._skip(repo_dir.name, f"its snapshots cannot be read ({type(exc).__name__})")
+            return []
+        for snapshot in snapshot_dirs:
             if not snapshot.is_dir() or not is_commit(snapshot.name):
                 self._skip(f"{repo_dir.name}/snapshots/{snapshot.name}", "not a 40-hex commit folder")
                 continue
-            files = [p for p in snapshot.rglob("*") if p.is_symlink() or p.is_file()]
-            missing = [p for p in files if not p.exists()]
+            try:
+                files = [p for p in snapshot.rglob("*") if p.is_symlink() or p.is_file()]
+                missing = [p for p in files if not p.exists()]
+                stats = [] if missing else [p.stat() for p in files]
+            except OSError as exc:
+                self._skip(f"{repo_dir.name}/snapshots/{snapshot.name}", f"it cannot be read ({type(exc).__name__})")
+                continue
             if missing or not files:
                 logger.warning("cache: %s@%s has %d file(s) whose blob is missing; it is not listed, and "
                                "deleting the model removes it", model_id, snapshot.name, len(missing))
                 continue
-            stats = [p.stat() for p in files]
             intact.append(CachedRevision(
                 model_id=model_id,
                 commit=snapshot.name,
@@ -195,7 +205,9 @@ class HubCache:
         try:
             return scan_cache_dir(self.cache_dir)
         except (UnicodeDecodeError, OSError) as exc:
-            logger.warning("cache scan failed (%s); scanning the models one by one", type(exc).__name__)
+            if not self._scan_failure_logged:  # once, not on every list while the damage stays
+                self._scan_failure_logged = True
+                logger.warning("cache scan failed (%s); scanning the models one by one", type(exc).__name__)
         repos: set[CachedRepoInfo] = set()
         warnings: list[CorruptedCacheException] = []
         for repo_dir in sorted(self.cache_dir.glob("models--*")):

@@ -64,7 +64,7 @@ source, target = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 mine = f"cp{sys.version_info.major}{sys.version_info.minor}"
 for wheel in sorted(source.glob("*.whl")):
     python_tag, abi_tag = wheel.name.split("-")[-3:-1]
-    if python_tag.startswith("py3") or python_tag == mine or abi_tag == "abi3":
+    if "py3" in python_tag.split(".") or python_tag == mine or abi_tag == "abi3":
         zipfile.ZipFile(wheel).extractall(target)
 UNPACK
     fi

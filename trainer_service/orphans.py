@@ -29,8 +29,10 @@ def set_aside_orphans(folder: Path, stored_ids: Set[str], kind: str, orphaned: P
             continue
         target = orphaned / folder.name / entry.name
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():  # set aside before and again now: keep both
-            target = target.with_name(f"{entry.name}.{len(list(target.parent.glob(entry.name + '*')))}")
+        suffix = 1
+        while target.exists():  # set aside before and again now: keep both, under the first free name
+            target = target.with_name(f"{entry.name}.{suffix}")
+            suffix += 1
         logger.warning("moved %s/%s to %s: no stored %s names it (a process stopped mid-publish, or the "
                        "database is older than the files); delete it, or restore its row", folder.name,
                        entry.name, target.relative_to(orphaned.parent), kind)

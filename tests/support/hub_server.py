@@ -112,6 +112,7 @@ class LocalHub:
         self.api_body: tuple[int, str, bytes] | None = None  # every /api/ request: (status, content type, body)
         self.tree_entries: list[object] | None = None  # the tree listing's entries, verbatim
         self.stall_tree = False  # tree listings send nothing (until reset_faults)
+        self.tree_next_link: str | None = None  # a Link: <url>; rel="next" header on tree listings
         self.api_delay = 0.0  # seconds every /api/ answer waits (a slow Hub: concurrent calls overlap)
         self._body_started = threading.Condition(self._lock)
         self._bodies_started: dict[str, int] = {}
@@ -170,6 +171,7 @@ class LocalHub:
         self.api_body = None
         self.tree_entries = None
         self.stall_tree = False
+        self.tree_next_link = None
         self.api_delay = 0.0
         with self._lock:
             self._bodies_started.clear()
@@ -309,7 +311,8 @@ class LocalHub:
                 handler.close_connection = True
                 return
             tree = self._tree(repo.commits[commit]) if self.tree_entries is None else self.tree_entries
-            self._json(handler, tree, head=head)
+            link = {"Link": f'<{self.tree_next_link}>; rel="next"'} if self.tree_next_link else {}
+            self._raw(handler, 200, "application/json", json.dumps(tree).encode(), head=head, headers=link)
             return
         self._error(handler, 404, "", "unknown API route", head=head)
 
@@ -430,9 +433,14 @@ class LocalHub:
     def _json(self, handler: _Handler, payload: object, *, head: bool) -> None:
         self._raw(handler, 200, "application/json", json.dumps(payload).encode(), head=head)
 
-    def _raw(self, handler: _Handler, status: int, content_type: str, body: bytes, *, head: bool) -> None:
+    def _raw(
+        self, handler: _Handler, status: int, content_type: str, body: bytes, *, head: bool,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         if not head:

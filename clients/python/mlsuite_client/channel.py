@@ -39,6 +39,10 @@ __all__ = [
 ]
 
 KEEPALIVE_TIME_SECONDS = 30
+"""How often the client pings an idle connection (the servers accept every 10 s or slower)."""
+KEEPALIVE_TIMEOUT_SECONDS = 10
+MAX_RECEIVE_MESSAGE_BYTES = 64 * 1024 * 1024
+"""The largest response accepted; above the servers' default 16 MiB send limit."""
 MAX_TIMEOUT_SECONDS = 366 * 24 * 3600.0
 """The longest deadline a call takes: grpc treats one past its nanosecond clock (1e10 s and up), like
 0, a negative number, nan or inf, as already expired, so such a call fails at once."""
@@ -51,10 +55,7 @@ def checked_timeout(timeout: float | None, *, optional: bool = False) -> float |
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT_SECONDS:
         raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT_SECONDS:g}], not {timeout!r}")
     return float(timeout)
-"""How often the client pings an idle connection (the servers accept every 10 s or slower)."""
-KEEPALIVE_TIMEOUT_SECONDS = 10
-MAX_RECEIVE_MESSAGE_BYTES = 64 * 1024 * 1024
-"""The largest response accepted; above the servers' default 16 MiB send limit."""
+
 
 _SERVICES: tuple[ServiceDescriptor, ...] = (
     trainer_service_pb2.DESCRIPTOR.services_by_name["TrainerService"],

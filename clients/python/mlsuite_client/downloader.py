@@ -98,10 +98,10 @@ class DownloaderClient:
         self,
         channel_or_target: grpc.Channel | str,
         *,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         credentials: Credentials | None = None,
     ) -> None:
-        self.timeout: float = checked_timeout(timeout)  # type: ignore[assignment] - never None here
+        self.timeout = checked_timeout(timeout, optional=True)  # None: unary calls have no deadline
         self._channel, self._owns_channel = channel_for(channel_or_target, credentials)
         self._stub = pb_grpc.DownloaderServiceStub(self._channel)
 

@@ -24,7 +24,7 @@ def test_a_client_refuses_a_deadline_grpc_would_treat_as_expired(client_type: ty
 
 @pytest.mark.parametrize("client_type", [TrainerClient, DownloaderClient])
 def test_a_client_takes_any_deadline_in_range(client_type: type) -> None:
-    for timeout in (0.001, 30, MAX_TIMEOUT_SECONDS):
+    for timeout in (0.001, 30, MAX_TIMEOUT_SECONDS, None):  # None: no deadline, as before
         with client_type(NOWHERE, timeout=timeout) as client:
             assert client.timeout == timeout
 
