@@ -200,7 +200,10 @@ export class GrpcClient {
    * @returns {grpc.CallOptions}
    */
   callOptions(timeoutMs) {
-    return { deadline: new Date(Date.now() + (timeoutMs ?? this.timeoutMs)) };
+    const ms = timeoutMs ?? this.timeoutMs;
+    // Like the constructor's: 0, a negative number, NaN or Infinity would be a deadline already past.
+    if (!(Number.isFinite(ms) && ms > 0)) throw new RangeError('timeoutMs must be a positive number');
+    return { deadline: new Date(Date.now() + ms) };
   }
 
   /**

@@ -27,6 +27,23 @@ const JOB = Object.freeze({ trainingJob: { name: 'trainingJobs/a', spec: { datas
 const STATUS = Object.freeze({ status: { state: 'DOWNLOAD_STATE_IDLE' } });
 
 describe('channel options', () => {
+  test('a per-call or stream timeoutMs that is not a positive number is a RangeError before any call', () => {
+    const client = new TrainerClient('127.0.0.1:1');
+    const downloader = new DownloaderClient('127.0.0.1:1');
+    try {
+      for (const timeoutMs of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) {
+        assert.throws(() => client.watchTrainingJob('trainingJobs/a', 0, { timeoutMs }), RangeError);
+        assert.throws(() => downloader.watchStatus({ timeoutMs }), RangeError);
+        assert.throws(() => client.callOptions(timeoutMs), RangeError);
+      }
+      assert.ok(client.callOptions(1000).deadline instanceof Date);
+      assert.deepEqual(client.streamOptions(undefined), {}); // a stream without timeoutMs has no deadline
+    } finally {
+      client.close();
+      downloader.close();
+    }
+  });
+
   test('keepalive matches the Python client and the servers accept it', () => {
     const client = new TrainerClient('127.0.0.1:1');
     try {
