@@ -143,6 +143,8 @@ class DownloadWorker:
             self._cleanup(request.model_id, plan)
             self._end(job, DownloadState.FAILED, "download failed", exc.message, exc.reason)
         except _NotAsListed as exc:
+            # Known bad: kept, a retry would count them as cached and fail the same way.
+            self._cleanup(request.model_id, plan)
             error = f"the downloaded files differ from the Hub's listing: {exc}"
             self._end(job, DownloadState.FAILED, "verification failed", error, errors.VERIFICATION_FAILED)
         except VerificationError as exc:

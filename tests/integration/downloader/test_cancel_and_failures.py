@@ -148,3 +148,20 @@ def test_a_hub_that_serves_more_than_it_listed_is_cut_off(downloader, repos, hub
     assert "more than the 1000 bytes it listed for padding.safetensors" in final.error
     assert final.bytes_downloaded <= final.bytes_total
     assert partial_files(downloader.cache_dir) == [] and snapshot_files(downloader.cache_dir, repos.padded) == []
+
+
+def test_files_that_differ_from_the_listing_are_removed_so_a_retry_fetches_them_again(
+    downloader, repos, hub
+) -> None:
+    # A Hub listing more bytes than it serves: the file arrives complete by its own headers but not as
+    # listed. The files were kept, so every retry counted them as cached and failed the same way.
+    hub.listed_sizes["padding.safetensors"] = 4 * 1024 * 1024
+    client = downloader.client
+    client.start_download(repos.padded)
+    final = client.wait(timeout=30)
+    assert (final.state, final.error_reason) == (DownloadState.FAILED, "VERIFICATION_FAILED"), final
+    assert "differ from the Hub's listing" in final.error and "padding.safetensors" in final.error
+    assert partial_files(downloader.cache_dir) == [] and snapshot_files(downloader.cache_dir, repos.padded) == []
+    hub.reset_faults()  # the Hub lists the truth again: the retry fetches and succeeds
+    client.start_download(repos.padded)
+    assert client.wait(timeout=30).state is DownloadState.SUCCEEDED
