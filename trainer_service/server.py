@@ -136,9 +136,11 @@ def serve(config: Config, announce: Callable[[str], None] = lambda line: None) -
     except sqlite3.DatabaseError as error:
         server.stop(0)
         # sqlite3's messages ("file is not a database", "database disk image is malformed") name no path.
-        # OperationalError (a subclass) is the file's access (read-only, locked, I/O), not its contents.
+        # OperationalError (a subclass) is mostly the file's access (read-only, locked, I/O), not its
+        # contents; "no such table/column" is contents: an SQLite file of another program or schema.
+        foreign = str(error).startswith(("no such table", "no such column"))
         raise StoreUnreadable(DataPaths(config.data_dir).database.name, str(error),
-                              damaged=not isinstance(error, sqlite3.OperationalError)) from error
+                              damaged=foreign or not isinstance(error, sqlite3.OperationalError)) from error
     except BaseException:
         server.stop(0)
         raise

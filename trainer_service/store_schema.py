@@ -69,10 +69,10 @@ class Page:
 
 
 class StoreUnreadable(Exception):
-    """The database file could not be opened or read at startup: it is damaged or not an SQLite database."""
+    """The database file could not be opened or read at startup: damaged, not ours, or not accessible."""
 
     def __init__(self, file_name: str, detail: str, *, damaged: bool = True) -> None:
-        problem = "is damaged or not an SQLite database" if damaged else "cannot be opened or written"
+        problem = "is damaged, or not an MLSuite trainer database" if damaged else "cannot be opened or written"
         super().__init__(f"{file_name} in --data-dir {problem} ({detail})")
         self.file_name = file_name
         self.damaged = damaged

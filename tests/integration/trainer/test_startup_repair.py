@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import subprocess
@@ -195,6 +196,24 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         process.kill()
     return data_dir
+
+
+def test_an_sqlite_file_of_another_schema_is_named_as_such(tmp_path: Path) -> None:
+    # "no such column" is an OperationalError, like a read-only file: it was worded "cannot be opened or
+    # written", which sends the operator after permissions instead of the file's contents.
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with contextlib.closing(sqlite3.connect(data_dir / "trainer.db")) as other:
+        other.execute("CREATE TABLE training_jobs (x INTEGER)")
+        other.commit()
+    started = subprocess.run(
+        [sys.executable, "-m", "trainer_service", "--port", "0", "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert started.returncode == 3, started.stderr
+    last = started.stderr.strip().splitlines()[-1]
+    assert "is damaged, or not an MLSuite trainer database (no such column" in last, started.stderr
+    assert "Traceback" not in started.stderr
 
 
 @pytest.mark.parametrize("damage", [_header, _truncate, _zero_middle])
