@@ -1,4 +1,5 @@
-"""Fixtures of the TrainerService integration tests: a server shared by a module, its stub, the bad-input baseline."""
+"""Fixtures of the TrainerService integration tests: a server shared by a module, its stub, the bad-input baseline,
+and server processes over one data dir (restart tests)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mlsuite.trainer.v1 import trainer_service_pb2_grpc as pb_grpc
 from mlsuite_common.lifecycle import ServerOptions
 from tests.integration.trainer._baseline import Baseline, make_baseline
 from tests.integration.trainer._support import expect_error
+from tests.support.processes import ServerProcess, start_server_process
 from trainer_service.config import Config
 from trainer_service.core import TrainerCore
 from trainer_service.server import build_server
@@ -90,3 +92,25 @@ def check(baseline: Baseline) -> Iterator:
 
     yield run
     baseline.check_intact()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator:
+    """Starts trainer server processes over one data dir (servers.data_dir); kills whatever is left at the end."""
+    data_dir = tmp_path / "data"
+    started: list[ServerProcess] = []
+
+    def start(*extra: str) -> ServerProcess:
+        # One torch thread, as in the in-process tests (see one_torch_thread).
+        process = start_server_process(
+            "trainer_service",
+            ["--data-dir", str(data_dir), "--heartbeat-seconds", "2", *extra],
+            env={"OMP_NUM_THREADS": "1"},
+        )
+        started.append(process)
+        return process
+
+    start.data_dir = data_dir  # type: ignore[attr-defined]
+    yield start
+    for process in started:
+        process.kill()

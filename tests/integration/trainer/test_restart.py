@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -32,32 +31,9 @@ from tests.integration.trainer._support import (
     wait_for_epochs,
     watch,
 )
-from tests.support.processes import ServerProcess, start_server_process
 
 ROWS = [{"x0": 0.3, "x1": -1.0, "x2": 0.5, "x3": 1.5}, {"x0": -1.2, "x1": 0.4, "x2": -0.7, "x3": 0.0}]
 SERVING = health_pb2.HealthCheckResponse.SERVING
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator:
-    """Starts trainer processes over one data dir; kills whatever is left at the end."""
-    data_dir = tmp_path / "data"
-    started: list[ServerProcess] = []
-
-    def start(*extra: str) -> ServerProcess:
-        # One torch thread, as in the in-process tests (see conftest.one_torch_thread).
-        process = start_server_process(
-            "trainer_service",
-            ["--data-dir", str(data_dir), "--heartbeat-seconds", "2", *extra],
-            env={"OMP_NUM_THREADS": "1"},
-        )
-        started.append(process)
-        return process
-
-    start.data_dir = data_dir  # type: ignore[attr-defined]
-    yield start
-    for process in started:
-        process.kill()
 
 
 def _status(pid: int, field: str) -> str | None:
@@ -123,10 +99,7 @@ def test_sigkill_mid_training_then_restart_keeps_everything(servers) -> None:
     first.kill()
     assert first.process.returncode == -9
     # Orphaned, the training process stops by itself instead of training on for nobody.
-    deadline = time.monotonic() + 20
-    while alive := [pid for pid in training if _running(pid)]:
-        assert time.monotonic() < deadline, f"processes {alive} outlived the killed server"
-        time.sleep(0.1)
+    _wait_until_gone(training, 20, "outlived the killed server")
 
     second = servers()
     with grpc.insecure_channel(second.address) as channel:
@@ -164,24 +137,34 @@ def test_sigkill_mid_training_then_restart_keeps_everything(servers) -> None:
     assert second.terminate() == 0
 
 
+def _start_a_long_fit(stub: pb_grpc.TrainerServiceStub) -> tuple[pb.Dataset, pb.TrainingJob]:
+    """Upload data and start a scikit-learn fit of minutes; returns once it is fitting."""
+    dataset = upload(stub, nonlinear_csv(), chunk_size=50_000)
+    spec = make_spec(dataset.name, "y", "gradient_boosting_regressor", {"n_estimators": 5000, "max_depth": 6})
+    job = stub.CreateTrainingJob(pb.CreateTrainingJobRequest(spec=spec), timeout=RPC_TIMEOUT).training_job
+    wait_for(stub, job.name, lambda j: j.phase == pb.TRAINING_PHASE_FITTING)
+    return dataset, job
+
+
+def _wait_until_gone(pids: list[int], seconds: float, what: str) -> None:
+    """Fail unless every process in `pids` has ended within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while alive := [pid for pid in pids if _running(pid)]:
+        assert time.monotonic() < deadline, f"processes {alive} {what}"
+        time.sleep(0.1)
+
+
 def test_a_scikit_learn_fit_ends_with_its_killed_server(servers) -> None:
     # A fit sends nothing until it ends, so no failed send tells it that the server is gone; and its
     # parent, the forkserver, stays alive as long as it does. It must notice the server's death itself.
     server = servers()
     with grpc.insecure_channel(server.address) as channel:
-        stub = pb_grpc.TrainerServiceStub(channel)
-        dataset = upload(stub, nonlinear_csv(), chunk_size=50_000)
-        spec = make_spec(dataset.name, "y", "gradient_boosting_regressor", {"n_estimators": 5000, "max_depth": 6})
-        job = stub.CreateTrainingJob(pb.CreateTrainingJobRequest(spec=spec), timeout=RPC_TIMEOUT).training_job
-        wait_for(stub, job.name, lambda j: j.phase == pb.TRAINING_PHASE_FITTING)  # a fit of minutes
+        _start_a_long_fit(pb_grpc.TrainerServiceStub(channel))
     training = _descendants(server.process.pid)  # the forkserver and the job's training process
     assert len(training) >= 2, training
     try:
         server.kill()
-        deadline = time.monotonic() + 15
-        while alive := [pid for pid in training if _running(pid)]:
-            assert time.monotonic() < deadline, f"processes {alive} outlived the killed server"
-            time.sleep(0.1)
+        _wait_until_gone(training, 15, "outlived the killed server")
     finally:
         for pid in training:
             if _running(pid):
@@ -192,10 +175,7 @@ def test_a_killed_forkserver_fails_its_job_as_such_and_ends_its_training_process
     server = servers()
     with grpc.insecure_channel(server.address) as channel:
         stub = pb_grpc.TrainerServiceStub(channel)
-        dataset = upload(stub, nonlinear_csv(), chunk_size=50_000)
-        spec = make_spec(dataset.name, "y", "gradient_boosting_regressor", {"n_estimators": 5000, "max_depth": 6})
-        job = stub.CreateTrainingJob(pb.CreateTrainingJobRequest(spec=spec), timeout=RPC_TIMEOUT).training_job
-        wait_for(stub, job.name, lambda j: j.phase == pb.TRAINING_PHASE_FITTING)  # a fit of minutes
+        dataset, job = _start_a_long_fit(stub)
         server_pid = str(server.process.pid)
         # The job's process is the one grandchild: the server's children are the forkserver and its tracker.
         [training] = [pid for pid in _descendants(server.process.pid) if _status(pid, "PPid") != server_pid]
@@ -207,10 +187,7 @@ def test_a_killed_forkserver_fails_its_job_as_such_and_ends_its_training_process
             assert failed.error.reason == "WORKER_CRASHED"
             assert "forkserver" in failed.error.message and "died" in failed.error.message, failed.error.message
             # Its forkserver gone, the process cannot be killed through multiprocessing; it ends by itself.
-            deadline = time.monotonic() + 15
-            while _running(training):
-                assert time.monotonic() < deadline, f"training process {training} outlived its job"
-                time.sleep(0.1)
+            _wait_until_gone([training], 15, "outlived its job")
         finally:
             if _running(training):
                 os.kill(training, signal.SIGKILL)

@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -26,26 +25,9 @@ from tests.integration.trainer._support import (
     upload,
     wait_for,
 )
-from tests.support.processes import ServerProcess, start_server_process
+from tests.support.processes import start_server_process
 
 ROW = [{"a": 1.0, "b": 2.0, "c": 3.0}]
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator:
-    """Starts trainer processes over one data dir; kills whatever is left at the end."""
-    data_dir = tmp_path / "data"
-    started: list[ServerProcess] = []
-
-    def start() -> ServerProcess:
-        process = start_server_process("trainer_service", ["--data-dir", str(data_dir)], env={"OMP_NUM_THREADS": "1"})
-        started.append(process)
-        return process
-
-    start.data_dir = data_dir  # type: ignore[attr-defined]
-    yield start
-    for process in started:
-        process.kill()
 
 
 def _trained(stub: pb_grpc.TrainerServiceStub, seed: int) -> tuple[pb.Dataset, pb.TrainingJob]:
