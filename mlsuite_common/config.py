@@ -22,6 +22,8 @@ __all__ = [
     "positive_seconds",
     "non_negative_seconds",
     "port_number",
+    "positive_int",
+    "non_negative_int",
     "add_server_flags",
     "add_observability_flags",
     "observability_from_args",
@@ -120,10 +122,19 @@ def _metrics_port(text: str) -> int:
     return value
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """A count flag: an integer of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """A count flag that may be 0: an integer of at least 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
     return value
 
 
@@ -161,11 +172,11 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
              type=non_negative_seconds, help="send GOAWAY after a connection lived this long; 0 = never")
     add_flag(parser, "--max-connection-age-grace-seconds", default=defaults.max_connection_age_grace_seconds,
              type=non_negative_seconds, help="how long calls may run after that GOAWAY before they are cut")
-    add_flag(parser, "--max-concurrent-streams", default=defaults.max_concurrent_streams, type=_positive_int,
+    add_flag(parser, "--max-concurrent-streams", default=defaults.max_concurrent_streams, type=positive_int,
              help="HTTP/2 streams (calls) per connection")
-    add_flag(parser, "--max-concurrent-rpcs", default=defaults.max_concurrent_rpcs, type=_positive_int,
+    add_flag(parser, "--max-concurrent-rpcs", default=defaults.max_concurrent_rpcs, type=positive_int,
              help="calls in progress before new ones are RESOURCE_EXHAUSTED")
-    add_flag(parser, "--max-workers", default=ServerOptions.max_workers, type=_positive_int,
+    add_flag(parser, "--max-workers", default=ServerOptions.max_workers, type=positive_int,
              help="gRPC handler threads; open streams may hold all but a quarter of them")
     add_flag(parser, "--max-message-bytes", default=defaults.max_message_bytes, type=_message_bytes,
              help="largest message received or sent; uploads stay chunked at 1 MiB")

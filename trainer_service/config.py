@@ -12,10 +12,12 @@ from mlsuite_common.config import (
     add_observability_flags,
     add_server_flags,
     connection_from_args,
+    non_negative_int,
     non_negative_seconds,
     observability_from_args,
     parse_bool,
     port_number,
+    positive_int,
     positive_seconds,
     security_from_args,
 )
@@ -44,20 +46,6 @@ class Config:
     observability: Observability = field(default_factory=Observability)
 
 
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
-def _non_negative(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {number}")
-    return number
-
-
 def parse_config(argv: Sequence[str] | None = None) -> Config:
     """Parse flags (and MLSUITE_ environment variables) into a Config."""
     parser = argparse.ArgumentParser(prog="mlsuite-trainer", description="MLSuite TrainerService gRPC server")
@@ -66,17 +54,17 @@ def parse_config(argv: Sequence[str] | None = None) -> Config:
              help="port to bind; 0 picks a free one and prints it")
     add_flag(parser, "--data-dir", default=str(Path.home() / ".local/share/mlsuite/trainer"), type=str,
              help="directory for the SQLite metadata, dataset bytes and model artifacts")
-    add_flag(parser, "--max-concurrent-jobs", default=2, type=_positive, help="training jobs run at once")
-    add_flag(parser, "--max-queued-jobs", default=32, type=_positive,
+    add_flag(parser, "--max-concurrent-jobs", default=2, type=positive_int, help="training jobs run at once")
+    add_flag(parser, "--max-queued-jobs", default=32, type=positive_int,
              help="jobs waiting for a worker before CreateTrainingJob is RESOURCE_EXHAUSTED")
-    add_flag(parser, "--max-upload-bytes", default=1024**3, type=_positive, help="largest dataset upload")
+    add_flag(parser, "--max-upload-bytes", default=1024**3, type=positive_int, help="largest dataset upload")
     add_flag(parser, "--gpu-enabled", default=True, type=parse_bool, env="GPU_ENABLED",
              help="allow CUDA/MPS for neural networks")
     add_flag(parser, "--gpu-force-cpu", default=False, type=parse_bool, env="GPU_FORCE_CPU",
              help="AUTO always picks the CPU")
     add_flag(parser, "--gpu-preferred-backend", default="auto", env="GPU_PREFERRED_BACKEND",
              choices=["auto", "cuda", "mps", "cpu"], help="backend AUTO tries first")
-    add_flag(parser, "--torch-threads", default=1, type=_non_negative,
+    add_flag(parser, "--torch-threads", default=1, type=non_negative_int,
              help="torch CPU threads for training and prediction; 0 = one per core")
     add_flag(parser, "--heartbeat-seconds", default=10.0, type=positive_seconds,
              help="idle interval after which watch streams send a heartbeat (at most 15)")
